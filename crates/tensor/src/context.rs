@@ -1,0 +1,282 @@
+//! The GPU context: adapter, device, queue, pipeline cache and readback.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::error::{Result, TensorError};
+use crate::shaders::{self, KernelId};
+use crate::tensor::Tensor;
+
+/// What the user should know about the adapter in use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdapterSummary {
+    /// Adapter name, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)".
+    pub name: String,
+    /// Backend, e.g. "Vulkan" or "BrowserWebGpu".
+    pub backend: String,
+    /// Device type, e.g. "Cpu" or "DiscreteGpu".
+    pub device_type: String,
+    /// Driver (natively) or vendor/architecture (in a browser), if known.
+    pub driver: String,
+    /// True for software adapters (lavapipe, SwiftShader, WARP).
+    pub is_cpu: bool,
+}
+
+impl std::fmt::Display for AdapterSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}, {}", self.name, self.backend, self.device_type)?;
+        if !self.driver.is_empty() {
+            write!(f, ", {}", self.driver)?;
+        }
+        write!(f, ")")
+    }
+}
+
+/// A compiled compute pipeline and the layout of its bind group 0.
+pub(crate) struct Kernel {
+    pub pipeline: wgpu::ComputePipeline,
+    pub layout: wgpu::BindGroupLayout,
+}
+
+/// Owns the device and queue, builds each pipeline once, and reads back.
+///
+/// Cloning is cheap (`wgpu` handles are reference counted); clones share the
+/// pipeline cache.
+#[derive(Clone)]
+pub struct GpuContext {
+    pub(crate) device: wgpu::Device,
+    pub(crate) queue: wgpu::Queue,
+    adapter: AdapterSummary,
+    limits: wgpu::Limits,
+    kernels: Arc<Mutex<HashMap<&'static str, Arc<Kernel>>>>,
+    modules: Arc<Mutex<HashMap<&'static str, wgpu::ShaderModule>>>,
+    /// The uniform buffer that holds every dispatch's parameters; grows.
+    pub(crate) params: Arc<Mutex<Option<wgpu::Buffer>>>,
+    /// The first GPU error wgpu reported outside an error scope, if any.
+    gpu_error: Arc<Mutex<Option<String>>>,
+}
+
+impl GpuContext {
+    /// Opens the best adapter (high performance, any backend natively,
+    /// WebGPU in a browser) and a device with the limits the kernels need.
+    ///
+    /// # Errors
+    ///
+    /// [`TensorError::NoAdapter`] when there is no adapter,
+    /// [`TensorError::RequestDevice`] when the adapter refuses the device.
+    pub async fn new() -> Result<Self> {
+        let instance = wgpu::Instance::new(instance_descriptor());
+        let options = wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::HighPerformance,
+            force_fallback_adapter: false,
+            compatible_surface: None,
+        };
+        let adapter = instance
+            .request_adapter(&options)
+            .await
+            .map_err(|e| TensorError::NoAdapter { reason: e.to_string() })?;
+        Self::from_adapter(adapter).await
+    }
+
+    /// Opens a device on a given adapter.
+    ///
+    /// # Errors
+    ///
+    /// [`TensorError::RequestDevice`] when the adapter refuses the device.
+    pub async fn from_adapter(adapter: wgpu::Adapter) -> Result<Self> {
+        let summary = summarize(&adapter.get_info());
+        let limits = required_limits(&adapter.limits());
+        let descriptor = wgpu::DeviceDescriptor {
+            label: Some("webgan"),
+            required_features: wgpu::Features::empty(),
+            required_limits: limits.clone(),
+            ..Default::default()
+        };
+        let (device, queue) = adapter.request_device(&descriptor).await.map_err(|e| {
+            TensorError::RequestDevice { adapter: summary.name.clone(), reason: e.to_string() }
+        })?;
+        log::info!(
+            "webgan: adapter {summary}; storage binding {} MiB, buffer {} MiB, \
+             workgroups per dimension {}",
+            limits.max_storage_buffer_binding_size >> 20,
+            limits.max_buffer_size >> 20,
+            limits.max_compute_workgroups_per_dimension
+        );
+
+        let gpu_error = Arc::new(Mutex::new(None));
+        let sink = gpu_error.clone();
+        device.on_uncaptured_error(Arc::new(move |error: wgpu::Error| {
+            log::error!("webgan: GPU error: {error}");
+            sink.lock().unwrap().get_or_insert_with(|| error.to_string());
+        }));
+        Ok(Self {
+            device,
+            queue,
+            adapter: summary,
+            limits,
+            kernels: Default::default(),
+            modules: Default::default(),
+            params: Default::default(),
+            gpu_error,
+        })
+    }
+
+    /// The adapter in use.
+    pub fn adapter(&self) -> &AdapterSummary {
+        &self.adapter
+    }
+
+    /// The limits the device was created with.
+    pub fn limits(&self) -> &wgpu::Limits {
+        &self.limits
+    }
+
+    /// The wgpu device, for callers that build their own resources.
+    pub fn device(&self) -> &wgpu::Device {
+        &self.device
+    }
+
+    /// The wgpu queue.
+    pub fn queue(&self) -> &wgpu::Queue {
+        &self.queue
+    }
+
+    /// Takes the first GPU error reported since the last call, if any.
+    ///
+    /// wgpu reports validation and out-of-memory errors asynchronously; a
+    /// caller that must not go on after one (the trainer) checks here.
+    pub fn take_gpu_error(&self) -> Option<String> {
+        self.gpu_error.lock().unwrap().take()
+    }
+
+    /// The pipeline of an entry point, built on first use.
+    pub(crate) fn kernel(&self, id: KernelId) -> Arc<Kernel> {
+        let mut kernels = self.kernels.lock().unwrap();
+        if let Some(kernel) = kernels.get(id.entry) {
+            return kernel.clone();
+        }
+        let module = self.module(id);
+        let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(id.entry),
+            layout: None,
+            module: &module,
+            entry_point: Some(id.entry),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        let layout = pipeline.get_bind_group_layout(0);
+        log::debug!("webgan: built pipeline {}", id.entry);
+        let kernel = Arc::new(Kernel { pipeline, layout });
+        kernels.insert(id.entry, kernel.clone());
+        kernel
+    }
+
+    fn module(&self, id: KernelId) -> wgpu::ShaderModule {
+        let mut modules = self.modules.lock().unwrap();
+        modules
+            .entry(id.file)
+            .or_insert_with(|| {
+                let source = shaders::compose(id.source);
+                self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(id.file),
+                    source: wgpu::ShaderSource::Wgsl(source.into()),
+                })
+            })
+            .clone()
+    }
+
+    /// Reads a tensor back as f32 values.
+    ///
+    /// Works the same natively (it polls the device) and in a browser (it
+    /// awaits the map callback, which runs once control returns to the
+    /// event loop).
+    ///
+    /// # Errors
+    ///
+    /// [`TensorError::Readback`] when mapping fails, e.g. the device was lost.
+    pub async fn read_f32(&self, tensor: &Tensor) -> Result<Vec<f32>> {
+        let bytes = self.read_bytes(tensor.buffer(), 0, tensor.byte_size(), tensor.label()).await?;
+        Ok(bytemuck::cast_slice(&bytes).to_vec())
+    }
+
+    /// Reads `size` bytes of `buffer` from `offset` (both multiples of 4).
+    ///
+    /// # Errors
+    ///
+    /// [`TensorError::Readback`] when mapping fails.
+    pub async fn read_bytes(
+        &self,
+        buffer: &wgpu::Buffer,
+        offset: u64,
+        size: u64,
+        label: &str,
+    ) -> Result<Vec<u8>> {
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback.staging"),
+            size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut encoder = self.device.create_command_encoder(&Default::default());
+        encoder.copy_buffer_to_buffer(buffer, offset, &staging, 0, size);
+        self.queue.submit([encoder.finish()]);
+
+        let (sender, receiver) = futures_channel::oneshot::channel();
+        staging.map_async(wgpu::MapMode::Read, .., move |result| {
+            let _ = sender.send(result);
+        });
+        #[cfg(not(target_arch = "wasm32"))]
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| readback_error(label, e))?;
+
+        let mapped = receiver.await.map_err(|e| readback_error(label, e))?;
+        mapped.map_err(|e| readback_error(label, e))?;
+        let bytes = staging.get_mapped_range(..).map_err(|e| readback_error(label, e))?.to_vec();
+        staging.unmap();
+        Ok(bytes)
+    }
+}
+
+fn readback_error(label: &str, error: impl std::fmt::Display) -> TensorError {
+    TensorError::Readback { label: label.to_string(), reason: error.to_string() }
+}
+
+fn instance_descriptor() -> wgpu::InstanceDescriptor {
+    wgpu::InstanceDescriptor::new_without_display_handle_from_env()
+}
+
+/// WebGPU's default limits, with the buffer limits raised to the adapter's:
+/// large batches need storage bindings beyond the 128 MiB default.
+fn required_limits(adapter: &wgpu::Limits) -> wgpu::Limits {
+    let mut limits = if wgpu::Limits::default().check_limits(adapter) {
+        wgpu::Limits::default()
+    } else {
+        log::debug!("webgan: adapter below WebGPU defaults, using downlevel limits");
+        wgpu::Limits::downlevel_defaults()
+    };
+    limits.max_storage_buffer_binding_size = adapter.max_storage_buffer_binding_size;
+    limits.max_buffer_size = adapter.max_buffer_size;
+    limits.max_compute_workgroups_per_dimension = adapter.max_compute_workgroups_per_dimension;
+    limits
+}
+
+fn summarize(info: &wgpu::AdapterInfo) -> AdapterSummary {
+    let driver = [info.driver.as_str(), info.driver_info.as_str()]
+        .iter()
+        .filter(|s| !s.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let name = if info.name.is_empty() { "unnamed adapter".to_string() } else { info.name.clone() };
+    let lower = format!("{} {}", info.name, driver).to_lowercase();
+    let is_cpu = info.device_type == wgpu::DeviceType::Cpu
+        || ["swiftshader", "llvmpipe", "lavapipe", "warp"].iter().any(|s| lower.contains(s));
+    AdapterSummary {
+        name,
+        backend: format!("{:?}", info.backend),
+        device_type: format!("{:?}", info.device_type),
+        driver,
+        is_cpu,
+    }
+}

@@ -1,0 +1,294 @@
+//! Recording kernel dispatches and copies, and submitting them at once.
+
+use std::num::NonZeroU64;
+use std::sync::Arc;
+
+use crate::context::{GpuContext, Kernel};
+use crate::error::{Result, TensorError};
+use crate::shaders::KernelId;
+use crate::tensor::Tensor;
+use crate::WORKGROUP_SIZE;
+
+/// Records ops for one submission.
+///
+/// Ops validate their arguments and append a command; nothing reaches the
+/// GPU until [`Encoder::submit`]. Each dispatch's parameters go into one
+/// uniform buffer owned by the context and reused across submissions (queue
+/// writes are ordered with submissions, so reuse is safe without waiting).
+pub struct Encoder<'c> {
+    ctx: &'c GpuContext,
+    commands: Vec<Command>,
+    params: Vec<u8>,
+}
+
+enum Command {
+    Dispatch {
+        kernel: Arc<Kernel>,
+        params_offset: u64,
+        params_size: u64,
+        buffers: Vec<wgpu::Buffer>,
+        groups: [u32; 3],
+    },
+    Copy {
+        src: wgpu::Buffer,
+        src_offset: u64,
+        dst: wgpu::Buffer,
+        dst_offset: u64,
+        size: u64,
+    },
+}
+
+impl<'c> Encoder<'c> {
+    /// An empty recording on `ctx`.
+    pub fn new(ctx: &'c GpuContext) -> Self {
+        Self { ctx, commands: Vec::new(), params: Vec::new() }
+    }
+
+    /// The context this encoder records for.
+    pub fn context(&self) -> &'c GpuContext {
+        self.ctx
+    }
+
+    /// Number of commands recorded so far.
+    pub fn len(&self) -> usize {
+        self.commands.len()
+    }
+
+    /// True when nothing has been recorded.
+    pub fn is_empty(&self) -> bool {
+        self.commands.is_empty()
+    }
+
+    /// Records a dispatch of `groups` workgroups of `id` with `params` bound
+    /// at binding 0 and `tensors` at bindings 1, 2, ... in order.
+    pub(crate) fn dispatch<P: bytemuck::Pod>(
+        &mut self,
+        id: KernelId,
+        params: &P,
+        tensors: &[&Tensor],
+        groups: [u32; 3],
+    ) {
+        let align = self.ctx.limits().min_uniform_buffer_offset_alignment as usize;
+        let params_offset = self.params.len().next_multiple_of(align);
+        let bytes = bytemuck::bytes_of(params);
+        self.params.resize(params_offset, 0);
+        self.params.extend_from_slice(bytes);
+        log::trace!("webgan: dispatch {} {:?}", id.entry, groups);
+
+        self.commands.push(Command::Dispatch {
+            kernel: self.ctx.kernel(id),
+            params_offset: params_offset as u64,
+            params_size: bytes.len() as u64,
+            buffers: tensors.iter().map(|t| t.buffer().clone()).collect(),
+            groups,
+        });
+    }
+
+    /// Records a dispatch with one invocation per element of a flat range of
+    /// `count` elements, folding into a 2-D grid past the per-dimension limit.
+    pub(crate) fn dispatch_flat<P: bytemuck::Pod>(
+        &mut self,
+        id: KernelId,
+        params: &P,
+        tensors: &[&Tensor],
+        count: usize,
+    ) -> Result<()> {
+        let max = self.ctx.limits().max_compute_workgroups_per_dimension;
+        let groups = flat_grid(id.entry, count as u64, max)?;
+        self.dispatch(id, params, tensors, groups);
+        Ok(())
+    }
+
+    /// Records a copy of all of `src` into `dst`.
+    ///
+    /// # Errors
+    ///
+    /// [`TensorError::ShapeMismatch`] when the element counts differ.
+    pub fn copy(&mut self, src: &Tensor, dst: &Tensor) -> Result<()> {
+        if src.len() != dst.len() {
+            return Err(TensorError::ShapeMismatch {
+                op: "copy",
+                what: "destination",
+                expected: src.shape().to_vec(),
+                got: dst.shape().to_vec(),
+            });
+        }
+        self.copy_elements(src, 0, dst, 0, src.len())
+    }
+
+    /// Records a copy of `count` elements from `src[src_start..]` into
+    /// `dst[dst_start..]`.
+    ///
+    /// # Errors
+    ///
+    /// [`TensorError::InvalidArgument`] when a range falls outside its tensor.
+    pub fn copy_elements(
+        &mut self,
+        src: &Tensor,
+        src_start: usize,
+        dst: &Tensor,
+        dst_start: usize,
+        count: usize,
+    ) -> Result<()> {
+        if src_start + count > src.len() || dst_start + count > dst.len() || count == 0 {
+            return Err(TensorError::InvalidArgument {
+                op: "copy_elements",
+                message: format!(
+                    "{count} elements from {src_start} of {:?} into {dst_start} of {:?} \
+                     do not fit",
+                    src.shape(),
+                    dst.shape()
+                ),
+            });
+        }
+        self.commands.push(Command::Copy {
+            src: src.buffer().clone(),
+            src_offset: src_start as u64 * 4,
+            dst: dst.buffer().clone(),
+            dst_offset: dst_start as u64 * 4,
+            size: count as u64 * 4,
+        });
+        Ok(())
+    }
+
+    /// Encodes everything recorded into one command buffer and submits it.
+    /// Returns without waiting for the GPU.
+    pub fn submit(self) -> wgpu::SubmissionIndex {
+        let ctx = self.ctx;
+        let params = ctx.params_buffer(&self.params);
+        let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("webgan.encoder"),
+        });
+
+        let mut rest = self.commands.as_slice();
+        while !rest.is_empty() {
+            let run = rest.iter().take_while(|c| matches!(c, Command::Dispatch { .. })).count();
+            if run > 0 {
+                encode_pass(ctx, &mut encoder, &rest[..run], params.as_ref());
+                rest = &rest[run..];
+            } else {
+                if let Command::Copy { src, src_offset, dst, dst_offset, size } = &rest[0] {
+                    encoder.copy_buffer_to_buffer(src, *src_offset, dst, *dst_offset, *size);
+                }
+                rest = &rest[1..];
+            }
+        }
+        ctx.queue.submit([encoder.finish()])
+    }
+}
+
+/// Encodes a run of dispatches into one compute pass. Dispatches in a pass
+/// run in order and see each other's storage writes.
+fn encode_pass(
+    ctx: &GpuContext,
+    encoder: &mut wgpu::CommandEncoder,
+    dispatches: &[Command],
+    params: Option<&wgpu::Buffer>,
+) {
+    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+        label: Some("webgan.pass"),
+        timestamp_writes: None,
+    });
+    for command in dispatches {
+        let Command::Dispatch { kernel, params_offset, params_size, buffers, groups } = command
+        else {
+            unreachable!("encode_pass is only given dispatches");
+        };
+        let params = params.expect("a dispatch always writes parameters");
+        let bind_group = bind_group(ctx, kernel, params, *params_offset, *params_size, buffers);
+        pass.set_pipeline(&kernel.pipeline);
+        pass.set_bind_group(0, &bind_group, &[]);
+        pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+    }
+}
+
+fn bind_group(
+    ctx: &GpuContext,
+    kernel: &Kernel,
+    params: &wgpu::Buffer,
+    offset: u64,
+    size: u64,
+    buffers: &[wgpu::Buffer],
+) -> wgpu::BindGroup {
+    let params_binding = wgpu::BufferBinding { buffer: params, offset, size: NonZeroU64::new(size) };
+    let mut entries = vec![wgpu::BindGroupEntry {
+        binding: 0,
+        resource: wgpu::BindingResource::Buffer(params_binding),
+    }];
+    for (i, buffer) in buffers.iter().enumerate() {
+        entries.push(wgpu::BindGroupEntry {
+            binding: i as u32 + 1,
+            resource: buffer.as_entire_binding(),
+        });
+    }
+    ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: None,
+        layout: &kernel.layout,
+        entries: &entries,
+    })
+}
+
+/// Workgroup counts for `count` invocations of [`WORKGROUP_SIZE`]: a row of
+/// at most `max_per_dim` workgroups, as many rows as needed. The shader
+/// flattens with `(wid.y * num_workgroups.x + wid.x) * WG + lid.x`.
+pub(crate) fn flat_grid(op: &'static str, count: u64, max_per_dim: u32) -> Result<[u32; 3]> {
+    let groups = count.div_ceil(WORKGROUP_SIZE as u64).max(1);
+    let x = groups.min(max_per_dim as u64);
+    let y = groups.div_ceil(x);
+    if y > max_per_dim as u64 {
+        return Err(TensorError::Limit {
+            op,
+            what: "workgroups",
+            needed: groups,
+            limit: max_per_dim as u64 * max_per_dim as u64,
+        });
+    }
+    Ok([x as u32, y as u32, 1])
+}
+
+impl GpuContext {
+    /// The shared parameter buffer holding `bytes`, grown when too small.
+    fn params_buffer(&self, bytes: &[u8]) -> Option<wgpu::Buffer> {
+        if bytes.is_empty() {
+            return None;
+        }
+        let mut slot = self.params.lock().unwrap();
+        let needed = (bytes.len() as u64).next_multiple_of(256);
+        if slot.as_ref().is_none_or(|b| b.size() < needed) {
+            let size = needed.next_power_of_two().max(4096);
+            log::debug!("webgan: parameter buffer grown to {size} bytes");
+            *slot = Some(self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("webgan.params"),
+                size,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }));
+        }
+        let buffer = slot.clone().expect("just ensured");
+        self.queue.write_buffer(&buffer, 0, bytes);
+        Some(buffer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flat_grid_stays_one_row_below_the_limit() {
+        assert_eq!(flat_grid("t", 1, 65535).unwrap(), [1, 1, 1]);
+        assert_eq!(flat_grid("t", 256 * 65535, 65535).unwrap(), [65535, 1, 1]);
+    }
+
+    #[test]
+    fn flat_grid_folds_into_rows_past_the_limit() {
+        let [x, y, _] = flat_grid("t", 256 * 65535 + 1, 65535).unwrap();
+        assert_eq!((x, y), (65535, 2));
+        assert!(x as u64 * y as u64 * 256 >= 256 * 65535 + 1);
+    }
+
+    #[test]
+    fn flat_grid_refuses_what_two_dimensions_cannot_hold() {
+        assert!(flat_grid("t", 256 * 4 * 4 + 1, 4).is_err());
+    }
+}
