@@ -70,11 +70,16 @@ impl GpuContext {
             power_preference: wgpu::PowerPreference::HighPerformance,
             force_fallback_adapter: false,
             compatible_surface: None,
+            // Report the adapter's real limits; we request only what we need.
+            apply_limit_buckets: false,
         };
-        let adapter = instance
-            .request_adapter(&options)
-            .await
-            .map_err(|e| TensorError::NoAdapter { reason: e.to_string() })?;
+        let adapter =
+            instance
+                .request_adapter(&options)
+                .await
+                .map_err(|e| TensorError::NoAdapter {
+                    reason: e.to_string(),
+                })?;
         Self::from_adapter(adapter).await
     }
 
@@ -92,9 +97,14 @@ impl GpuContext {
             required_limits: limits.clone(),
             ..Default::default()
         };
-        let (device, queue) = adapter.request_device(&descriptor).await.map_err(|e| {
-            TensorError::RequestDevice { adapter: summary.name.clone(), reason: e.to_string() }
-        })?;
+        let (device, queue) =
+            adapter
+                .request_device(&descriptor)
+                .await
+                .map_err(|e| TensorError::RequestDevice {
+                    adapter: summary.name.clone(),
+                    reason: e.to_string(),
+                })?;
         log::info!(
             "webgan: adapter {summary}; storage binding {} MiB, buffer {} MiB, \
              workgroups per dimension {}",
@@ -107,7 +117,9 @@ impl GpuContext {
         let sink = gpu_error.clone();
         device.on_uncaptured_error(Arc::new(move |error: wgpu::Error| {
             log::error!("webgan: GPU error: {error}");
-            sink.lock().unwrap().get_or_insert_with(|| error.to_string());
+            sink.lock()
+                .unwrap()
+                .get_or_insert_with(|| error.to_string());
         }));
         Ok(Self {
             device,
@@ -156,14 +168,16 @@ impl GpuContext {
             return kernel.clone();
         }
         let module = self.module(id);
-        let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some(id.entry),
-            layout: None,
-            module: &module,
-            entry_point: Some(id.entry),
-            compilation_options: Default::default(),
-            cache: None,
-        });
+        let pipeline = self
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(id.entry),
+                layout: None,
+                module: &module,
+                entry_point: Some(id.entry),
+                compilation_options: Default::default(),
+                cache: None,
+            });
         let layout = pipeline.get_bind_group_layout(0);
         log::debug!("webgan: built pipeline {}", id.entry);
         let kernel = Arc::new(Kernel { pipeline, layout });
@@ -177,10 +191,11 @@ impl GpuContext {
             .entry(id.file)
             .or_insert_with(|| {
                 let source = shaders::compose(id.source);
-                self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                    label: Some(id.file),
-                    source: wgpu::ShaderSource::Wgsl(source.into()),
-                })
+                self.device
+                    .create_shader_module(wgpu::ShaderModuleDescriptor {
+                        label: Some(id.file),
+                        source: wgpu::ShaderSource::Wgsl(source.into()),
+                    })
             })
             .clone()
     }
@@ -195,7 +210,9 @@ impl GpuContext {
     ///
     /// [`TensorError::Readback`] when mapping fails, e.g. the device was lost.
     pub async fn read_f32(&self, tensor: &Tensor) -> Result<Vec<f32>> {
-        let bytes = self.read_bytes(tensor.buffer(), 0, tensor.byte_size(), tensor.label()).await?;
+        let bytes = self
+            .read_bytes(tensor.buffer(), 0, tensor.byte_size(), tensor.label())
+            .await?;
         Ok(bytemuck::cast_slice(&bytes).to_vec())
     }
 
@@ -232,14 +249,20 @@ impl GpuContext {
 
         let mapped = receiver.await.map_err(|e| readback_error(label, e))?;
         mapped.map_err(|e| readback_error(label, e))?;
-        let bytes = staging.get_mapped_range(..).map_err(|e| readback_error(label, e))?.to_vec();
+        let bytes = staging
+            .get_mapped_range(..)
+            .map_err(|e| readback_error(label, e))?
+            .to_vec();
         staging.unmap();
         Ok(bytes)
     }
 }
 
 fn readback_error(label: &str, error: impl std::fmt::Display) -> TensorError {
-    TensorError::Readback { label: label.to_string(), reason: error.to_string() }
+    TensorError::Readback {
+        label: label.to_string(),
+        reason: error.to_string(),
+    }
 }
 
 fn instance_descriptor() -> wgpu::InstanceDescriptor {
@@ -268,10 +291,16 @@ fn summarize(info: &wgpu::AdapterInfo) -> AdapterSummary {
         .copied()
         .collect::<Vec<_>>()
         .join(" ");
-    let name = if info.name.is_empty() { "unnamed adapter".to_string() } else { info.name.clone() };
+    let name = if info.name.is_empty() {
+        "unnamed adapter".to_string()
+    } else {
+        info.name.clone()
+    };
     let lower = format!("{} {}", info.name, driver).to_lowercase();
     let is_cpu = info.device_type == wgpu::DeviceType::Cpu
-        || ["swiftshader", "llvmpipe", "lavapipe", "warp"].iter().any(|s| lower.contains(s));
+        || ["swiftshader", "llvmpipe", "lavapipe", "warp"]
+            .iter()
+            .any(|s| lower.contains(s));
     AdapterSummary {
         name,
         backend: format!("{:?}", info.backend),

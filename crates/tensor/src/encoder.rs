@@ -26,6 +26,7 @@ enum Command {
         kernel: Arc<Kernel>,
         params_offset: u64,
         params_size: u64,
+        bindings: &'static [u32],
         buffers: Vec<wgpu::Buffer>,
         groups: [u32; 3],
     },
@@ -41,7 +42,11 @@ enum Command {
 impl<'c> Encoder<'c> {
     /// An empty recording on `ctx`.
     pub fn new(ctx: &'c GpuContext) -> Self {
-        Self { ctx, commands: Vec::new(), params: Vec::new() }
+        Self {
+            ctx,
+            commands: Vec::new(),
+            params: Vec::new(),
+        }
     }
 
     /// The context this encoder records for.
@@ -60,7 +65,7 @@ impl<'c> Encoder<'c> {
     }
 
     /// Records a dispatch of `groups` workgroups of `id` with `params` bound
-    /// at binding 0 and `tensors` at bindings 1, 2, ... in order.
+    /// at binding 0 and `tensors` at the bindings `id.bindings` names.
     pub(crate) fn dispatch<P: bytemuck::Pod>(
         &mut self,
         id: KernelId,
@@ -68,6 +73,12 @@ impl<'c> Encoder<'c> {
         tensors: &[&Tensor],
         groups: [u32; 3],
     ) {
+        assert_eq!(
+            tensors.len(),
+            id.bindings.len(),
+            "{}: one tensor per binding",
+            id.entry
+        );
         let align = self.ctx.limits().min_uniform_buffer_offset_alignment as usize;
         let params_offset = self.params.len().next_multiple_of(align);
         let bytes = bytemuck::bytes_of(params);
@@ -79,6 +90,7 @@ impl<'c> Encoder<'c> {
             kernel: self.ctx.kernel(id),
             params_offset: params_offset as u64,
             params_size: bytes.len() as u64,
+            bindings: id.bindings,
             buffers: tensors.iter().map(|t| t.buffer().clone()).collect(),
             groups,
         });
@@ -95,6 +107,21 @@ impl<'c> Encoder<'c> {
     ) -> Result<()> {
         let max = self.ctx.limits().max_compute_workgroups_per_dimension;
         let groups = flat_grid(id.entry, count as u64, max)?;
+        self.dispatch(id, params, tensors, groups);
+        Ok(())
+    }
+
+    /// Records a dispatch of `workgroups` workgroups (one per output of a
+    /// reduction), folded into a 2-D grid past the per-dimension limit.
+    pub(crate) fn dispatch_groups<P: bytemuck::Pod>(
+        &mut self,
+        id: KernelId,
+        params: &P,
+        tensors: &[&Tensor],
+        workgroups: usize,
+    ) -> Result<()> {
+        let max = self.ctx.limits().max_compute_workgroups_per_dimension;
+        let groups = fold_groups(id.entry, workgroups as u64, max)?;
         self.dispatch(id, params, tensors, groups);
         Ok(())
     }
@@ -155,19 +182,34 @@ impl<'c> Encoder<'c> {
     /// Returns without waiting for the GPU.
     pub fn submit(self) -> wgpu::SubmissionIndex {
         let ctx = self.ctx;
-        let params = ctx.params_buffer(&self.params);
-        let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-            label: Some("webgan.encoder"),
-        });
+        // Held until the submission is queued: another thread's parameters
+        // written in between would overwrite ours before our dispatches run.
+        let mut slot = ctx.params.lock().unwrap();
+        let params = ctx.params_buffer(&mut slot, &self.params);
+        let mut encoder = ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("webgan.encoder"),
+            });
 
         let mut rest = self.commands.as_slice();
         while !rest.is_empty() {
-            let run = rest.iter().take_while(|c| matches!(c, Command::Dispatch { .. })).count();
+            let run = rest
+                .iter()
+                .take_while(|c| matches!(c, Command::Dispatch { .. }))
+                .count();
             if run > 0 {
                 encode_pass(ctx, &mut encoder, &rest[..run], params.as_ref());
                 rest = &rest[run..];
             } else {
-                if let Command::Copy { src, src_offset, dst, dst_offset, size } = &rest[0] {
+                if let Command::Copy {
+                    src,
+                    src_offset,
+                    dst,
+                    dst_offset,
+                    size,
+                } = &rest[0]
+                {
                     encoder.copy_buffer_to_buffer(src, *src_offset, dst, *dst_offset, *size);
                 }
                 rest = &rest[1..];
@@ -190,12 +232,26 @@ fn encode_pass(
         timestamp_writes: None,
     });
     for command in dispatches {
-        let Command::Dispatch { kernel, params_offset, params_size, buffers, groups } = command
+        let Command::Dispatch {
+            kernel,
+            params_offset,
+            params_size,
+            bindings,
+            buffers,
+            groups,
+        } = command
         else {
             unreachable!("encode_pass is only given dispatches");
         };
         let params = params.expect("a dispatch always writes parameters");
-        let bind_group = bind_group(ctx, kernel, params, *params_offset, *params_size, buffers);
+        let bind_group = bind_group(
+            ctx,
+            kernel,
+            params,
+            (*params_offset, *params_size),
+            bindings,
+            buffers,
+        );
         pass.set_pipeline(&kernel.pipeline);
         pass.set_bind_group(0, &bind_group, &[]);
         pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
@@ -206,18 +262,22 @@ fn bind_group(
     ctx: &GpuContext,
     kernel: &Kernel,
     params: &wgpu::Buffer,
-    offset: u64,
-    size: u64,
+    (offset, size): (u64, u64),
+    bindings: &[u32],
     buffers: &[wgpu::Buffer],
 ) -> wgpu::BindGroup {
-    let params_binding = wgpu::BufferBinding { buffer: params, offset, size: NonZeroU64::new(size) };
+    let params_binding = wgpu::BufferBinding {
+        buffer: params,
+        offset,
+        size: NonZeroU64::new(size),
+    };
     let mut entries = vec![wgpu::BindGroupEntry {
         binding: 0,
         resource: wgpu::BindingResource::Buffer(params_binding),
     }];
-    for (i, buffer) in buffers.iter().enumerate() {
+    for (&binding, buffer) in bindings.iter().zip(buffers) {
         entries.push(wgpu::BindGroupEntry {
-            binding: i as u32 + 1,
+            binding,
             resource: buffer.as_entire_binding(),
         });
     }
@@ -232,7 +292,13 @@ fn bind_group(
 /// at most `max_per_dim` workgroups, as many rows as needed. The shader
 /// flattens with `(wid.y * num_workgroups.x + wid.x) * WG + lid.x`.
 pub(crate) fn flat_grid(op: &'static str, count: u64, max_per_dim: u32) -> Result<[u32; 3]> {
-    let groups = count.div_ceil(WORKGROUP_SIZE as u64).max(1);
+    fold_groups(op, count.div_ceil(WORKGROUP_SIZE as u64), max_per_dim)
+}
+
+/// `groups` workgroups as a row of at most `max_per_dim`, as many rows as
+/// needed; the shader flattens with `wid.y * num_workgroups.x + wid.x`.
+pub(crate) fn fold_groups(op: &'static str, groups: u64, max_per_dim: u32) -> Result<[u32; 3]> {
+    let groups = groups.max(1);
     let x = groups.min(max_per_dim as u64);
     let y = groups.div_ceil(x);
     if y > max_per_dim as u64 {
@@ -248,11 +314,10 @@ pub(crate) fn flat_grid(op: &'static str, count: u64, max_per_dim: u32) -> Resul
 
 impl GpuContext {
     /// The shared parameter buffer holding `bytes`, grown when too small.
-    fn params_buffer(&self, bytes: &[u8]) -> Option<wgpu::Buffer> {
+    fn params_buffer(&self, slot: &mut Option<wgpu::Buffer>, bytes: &[u8]) -> Option<wgpu::Buffer> {
         if bytes.is_empty() {
             return None;
         }
-        let mut slot = self.params.lock().unwrap();
         let needed = (bytes.len() as u64).next_multiple_of(256);
         if slot.as_ref().is_none_or(|b| b.size() < needed) {
             let size = needed.next_power_of_two().max(4096);

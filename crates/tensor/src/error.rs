@@ -23,15 +23,29 @@ pub enum TensorError {
     // ---- Bad input, caught before anything is dispatched ------------------
     /// Two shapes that must agree do not.
     #[error("{op}: {what} has shape {got:?}, expected {expected:?}")]
-    ShapeMismatch { op: &'static str, what: &'static str, expected: Vec<usize>, got: Vec<usize> },
+    ShapeMismatch {
+        op: &'static str,
+        what: &'static str,
+        expected: Vec<usize>,
+        got: Vec<usize>,
+    },
 
     /// A tensor has the wrong number of dimensions.
     #[error("{op}: {what} must have {expected} dimensions, got shape {got:?}")]
-    Rank { op: &'static str, what: &'static str, expected: usize, got: Vec<usize> },
+    Rank {
+        op: &'static str,
+        what: &'static str,
+        expected: usize,
+        got: Vec<usize>,
+    },
 
     /// A tensor or parameter is empty where the op needs data.
     #[error("{op}: {what} has a zero size (shape {shape:?})")]
-    ZeroSize { op: &'static str, what: &'static str, shape: Vec<usize> },
+    ZeroSize {
+        op: &'static str,
+        what: &'static str,
+        shape: Vec<usize>,
+    },
 
     /// A parameter makes no sense (stride 0, negative output size, ...).
     #[error("{op}: {message}")]
@@ -39,7 +53,12 @@ pub enum TensorError {
 
     /// The op would exceed a device limit.
     #[error("{op}: {what} needs {needed}, the device allows at most {limit}")]
-    Limit { op: &'static str, what: &'static str, needed: u64, limit: u64 },
+    Limit {
+        op: &'static str,
+        what: &'static str,
+        needed: u64,
+        limit: u64,
+    },
 
     // ---- The GPU at work -----------------------------------------------------
     /// Reading a buffer back failed (device lost, buffer destroyed).

@@ -41,8 +41,8 @@
 //! - Every kernel has a plain Rust reference in [`cpu`], which the tests
 //!   compare against.
 
-pub mod cpu;
 mod context;
+pub mod cpu;
 mod encoder;
 mod error;
 pub mod ops;

@@ -32,7 +32,11 @@ impl Tensor {
             usage: usage(),
             mapped_at_creation: false,
         });
-        Ok(Self { buffer, shape: shape.to_vec(), label: label.to_string() })
+        Ok(Self {
+            buffer,
+            shape: shape.to_vec(),
+            label: label.to_string(),
+        })
     }
 
     /// A tensor holding `data`.
@@ -41,7 +45,12 @@ impl Tensor {
     ///
     /// [`TensorError::ShapeMismatch`] when `data.len()` is not the product of
     /// `shape`, and the errors of [`Tensor::zeros`].
-    pub fn from_slice(ctx: &GpuContext, shape: &[usize], data: &[f32], label: &str) -> Result<Self> {
+    pub fn from_slice(
+        ctx: &GpuContext,
+        shape: &[usize],
+        data: &[f32],
+        label: &str,
+    ) -> Result<Self> {
         let count: usize = shape.iter().product();
         if data.len() != count {
             return Err(TensorError::ShapeMismatch {
@@ -70,7 +79,8 @@ impl Tensor {
                 got: vec![data.len()],
             });
         }
-        ctx.queue.write_buffer(&self.buffer, 0, bytemuck::cast_slice(data));
+        ctx.queue
+            .write_buffer(&self.buffer, 0, bytemuck::cast_slice(data));
         Ok(())
     }
 
@@ -98,7 +108,11 @@ impl Tensor {
                 got: shape.to_vec(),
             });
         }
-        Ok(Self { buffer: self.buffer.clone(), shape: shape.to_vec(), label: self.label.clone() })
+        Ok(Self {
+            buffer: self.buffer.clone(),
+            shape: shape.to_vec(),
+            label: self.label.clone(),
+        })
     }
 
     /// The shape, outermost dimension first.

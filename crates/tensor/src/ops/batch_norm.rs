@@ -1,0 +1,202 @@
+//! BatchNorm2d: its tensors, forward and backward (`shaders/batch_norm.wgsl`).
+
+use super::{check_distinct, check_rank, check_shape, to_u32};
+use crate::context::GpuContext;
+use crate::encoder::Encoder;
+use crate::error::{Result, TensorError};
+use crate::shaders;
+use crate::tensor::Tensor;
+
+/// Mirrors `BatchNormParams` in `shaders/batch_norm.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct BatchNormParams {
+    pub n: u32,
+    pub c: u32,
+    pub hw: u32,
+    pub training: u32,
+    pub eps: f32,
+    pub momentum: f32,
+    pub accumulate: u32,
+    pub _pad: u32,
+}
+
+/// A batch-norm layer over `[N, C, H, W]`, as PyTorch's `BatchNorm2d(C)`:
+/// its parameters, their gradients, its running statistics, and what the
+/// forward pass saves for the backward pass.
+///
+/// Training normalises with the batch mean and biased variance and updates
+/// the running statistics (running variance with the unbiased variance);
+/// eval normalises with the running statistics.
+pub struct BatchNorm2d {
+    /// Number of channels C.
+    pub channels: usize,
+    /// Added to the variance before the square root (PyTorch: 1e-5).
+    pub eps: f32,
+    /// Weight of the new batch statistic in the running ones (PyTorch: 0.1).
+    pub momentum: f32,
+    /// Scale `[C]`, initially 1.
+    pub gamma: Tensor,
+    /// Shift `[C]`, initially 0.
+    pub beta: Tensor,
+    /// Gradient of gamma `[C]`.
+    pub dgamma: Tensor,
+    /// Gradient of beta `[C]`.
+    pub dbeta: Tensor,
+    /// Running mean `[C]`, initially 0.
+    pub running_mean: Tensor,
+    /// Running unbiased variance `[C]`, initially 1.
+    pub running_var: Tensor,
+    /// Mean the last forward pass normalised with `[C]`.
+    mean: Tensor,
+    /// 1 / sqrt(var + eps) of the last forward pass `[C]`.
+    invstd: Tensor,
+    /// The last backward pass's sum dy and sum dy * xhat `[2, C]`.
+    sums: Tensor,
+}
+
+impl BatchNorm2d {
+    /// A layer with PyTorch's defaults; tensors are labelled `<label>.gamma`
+    /// and so on.
+    ///
+    /// # Errors
+    ///
+    /// [`TensorError::ZeroSize`] for zero channels.
+    pub fn new(ctx: &GpuContext, channels: usize, label: &str) -> Result<Self> {
+        if channels == 0 {
+            return Err(TensorError::ZeroSize {
+                op: "BatchNorm2d::new",
+                what: "channels",
+                shape: vec![0],
+            });
+        }
+        let filled = |name: &str, value: f32| {
+            Tensor::from_slice(
+                ctx,
+                &[channels],
+                &vec![value; channels],
+                &format!("{label}.{name}"),
+            )
+        };
+        Ok(Self {
+            channels,
+            eps: 1e-5,
+            momentum: 0.1,
+            gamma: filled("gamma", 1.0)?,
+            beta: filled("beta", 0.0)?,
+            dgamma: filled("dgamma", 0.0)?,
+            dbeta: filled("dbeta", 0.0)?,
+            running_mean: filled("running_mean", 0.0)?,
+            running_var: filled("running_var", 1.0)?,
+            mean: filled("mean", 0.0)?,
+            invstd: filled("invstd", 1.0)?,
+            sums: Tensor::zeros(ctx, &[2, channels], &format!("{label}.sums"))?,
+        })
+    }
+
+    /// Records `y = batch_norm(x)`; in training also the running-statistics
+    /// update. Saves the statistics used for [`BatchNorm2d::backward`].
+    ///
+    /// # Shapes
+    ///
+    /// x and y `[N, C, H, W]`.
+    ///
+    /// # Errors
+    ///
+    /// Shapes that do not fit; training with a single value per channel
+    /// (its variance is undefined, as in PyTorch).
+    pub fn forward(&self, enc: &mut Encoder, x: &Tensor, y: &Tensor, training: bool) -> Result<()> {
+        const OP: &str = "batch_norm_forward";
+        let params = self.params(OP, x, training, false)?;
+        check_shape(OP, "output", y, x.shape())?;
+        check_distinct(OP, x, y)?;
+        if training && params.n * params.hw < 2 {
+            return Err(TensorError::InvalidArgument {
+                op: OP,
+                message: format!(
+                    "training needs more than one value per channel, got shape {:?}",
+                    x.shape()
+                ),
+            });
+        }
+
+        let stats = [
+            x,
+            &self.running_mean,
+            &self.running_var,
+            &self.mean,
+            &self.invstd,
+        ];
+        enc.dispatch_groups(shaders::BATCH_NORM_STATS, &params, &stats, self.channels)?;
+        let normalize = [x, &self.mean, &self.invstd, &self.gamma, &self.beta, y];
+        enc.dispatch_flat(shaders::BATCH_NORM_NORMALIZE, &params, &normalize, x.len())
+    }
+
+    /// Records dx, and dgamma and dbeta (added to what they hold with
+    /// `accumulate`), for the forward pass that was last recorded on this
+    /// layer with the same `x` and `training`.
+    ///
+    /// # Shapes
+    ///
+    /// x, dy and dx `[N, C, H, W]`.
+    ///
+    /// # Errors
+    ///
+    /// Shapes that do not fit.
+    pub fn backward(
+        &self,
+        enc: &mut Encoder,
+        x: &Tensor,
+        dy: &Tensor,
+        dx: &Tensor,
+        training: bool,
+        accumulate: bool,
+    ) -> Result<()> {
+        const OP: &str = "batch_norm_backward";
+        let params = self.params(OP, x, training, accumulate)?;
+        check_shape(OP, "dy", dy, x.shape())?;
+        check_shape(OP, "dx", dx, x.shape())?;
+        check_distinct(OP, x, dx)?;
+        check_distinct(OP, dy, dx)?;
+
+        let (m, s) = (&self.mean, &self.invstd);
+        let reduce = [x, dy, m, s, &self.sums, &self.dgamma, &self.dbeta];
+        enc.dispatch_groups(
+            shaders::BATCH_NORM_BACKWARD_REDUCE,
+            &params,
+            &reduce,
+            self.channels,
+        )?;
+        let input = [x, dy, m, s, &self.gamma, &self.sums, dx];
+        enc.dispatch_flat(shaders::BATCH_NORM_BACKWARD_INPUT, &params, &input, x.len())
+    }
+
+    fn params(
+        &self,
+        op: &'static str,
+        x: &Tensor,
+        training: bool,
+        accumulate: bool,
+    ) -> Result<BatchNormParams> {
+        check_rank(op, "input", x, 4)?;
+        let [n, c, h, w] = [x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]];
+        if c != self.channels {
+            return Err(TensorError::ShapeMismatch {
+                op,
+                what: "input [N, C, H, W]",
+                expected: vec![n, self.channels, h, w],
+                got: x.shape().to_vec(),
+            });
+        }
+        Ok(BatchNormParams {
+            n: to_u32(op, "n", n)?,
+            c: to_u32(op, "c", c)?,
+            hw: to_u32(op, "h * w", h * w)?,
+            training: training as u32,
+            eps: self.eps,
+            momentum: self.momentum,
+            accumulate: accumulate as u32,
+            _pad: 0,
+        })
+    }
+}

@@ -1,0 +1,509 @@
+//! conv2d and conv_transpose2d, forward and backward, both on the kernels
+//! of `shaders/conv2d.wgsl`.
+
+use super::{check_distinct, check_rank, check_shape, to_u32};
+use crate::encoder::Encoder;
+use crate::error::{Result, TensorError};
+use crate::shaders;
+use crate::tensor::Tensor;
+
+/// Mirrors `ConvParams` in `shaders/common.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct ConvParams {
+    pub n: u32,
+    pub c_in: u32,
+    pub c_out: u32,
+    pub h_in: u32,
+    pub w_in: u32,
+    pub h_out: u32,
+    pub w_out: u32,
+    pub k_h: u32,
+    pub k_w: u32,
+    pub stride: u32,
+    pub pad: u32,
+    pub accumulate: u32,
+}
+
+/// A convolution as PyTorch's `Conv2d(c_in, c_out, k, stride, pad, bias=False)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2d {
+    pub stride: usize,
+    pub pad: usize,
+}
+
+/// A transposed convolution as PyTorch's
+/// `ConvTranspose2d(c_in, c_out, k, stride, pad, out_pad, bias=False)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvTranspose2d {
+    pub stride: usize,
+    pub pad: usize,
+    pub out_pad: usize,
+}
+
+/// Every size of one (transposed) convolution, checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvGeometry {
+    pub n: usize,
+    pub c_in: usize,
+    pub c_out: usize,
+    pub h_in: usize,
+    pub w_in: usize,
+    pub h_out: usize,
+    pub w_out: usize,
+    pub k_h: usize,
+    pub k_w: usize,
+    pub stride: usize,
+    pub pad: usize,
+    /// True for a transposed convolution (weight `[C_in, C_out, K_h, K_w]`).
+    pub transposed: bool,
+}
+
+impl ConvGeometry {
+    /// `[N, C_in, H_in, W_in]`.
+    pub fn input_shape(&self) -> [usize; 4] {
+        [self.n, self.c_in, self.h_in, self.w_in]
+    }
+
+    /// `[N, C_out, H_out, W_out]`.
+    pub fn output_shape(&self) -> [usize; 4] {
+        [self.n, self.c_out, self.h_out, self.w_out]
+    }
+
+    /// `[C_out, C_in, K_h, K_w]`, or `[C_in, C_out, K_h, K_w]` when transposed.
+    pub fn weight_shape(&self) -> [usize; 4] {
+        if self.transposed {
+            [self.c_in, self.c_out, self.k_h, self.k_w]
+        } else {
+            [self.c_out, self.c_in, self.k_h, self.k_w]
+        }
+    }
+
+    /// Multiply-adds times two of the forward pass (each backward pass does
+    /// the same number, counting padding taps as work).
+    pub fn flops(&self) -> f64 {
+        let taps = (self.c_in * self.k_h * self.k_w) as f64;
+        let outputs = if self.transposed {
+            (self.n * self.c_out * self.h_in * self.w_in) as f64
+        } else {
+            (self.n * self.c_out * self.h_out * self.w_out) as f64
+        };
+        2.0 * taps * outputs
+    }
+
+    /// The parameters of the conv2d kernels; for a transposed convolution
+    /// with input and output swapped (see `record`).
+    fn kernel_params(&self, op: &'static str, accumulate: bool) -> Result<ConvParams> {
+        let mut g = *self;
+        if g.transposed {
+            std::mem::swap(&mut g.c_in, &mut g.c_out);
+            std::mem::swap(&mut g.h_in, &mut g.h_out);
+            std::mem::swap(&mut g.w_in, &mut g.w_out);
+        }
+        let u = |what, v| to_u32(op, what, v);
+        Ok(ConvParams {
+            n: u("n", g.n)?,
+            c_in: u("c_in", g.c_in)?,
+            c_out: u("c_out", g.c_out)?,
+            h_in: u("h_in", g.h_in)?,
+            w_in: u("w_in", g.w_in)?,
+            h_out: u("h_out", g.h_out)?,
+            w_out: u("w_out", g.w_out)?,
+            k_h: u("k_h", g.k_h)?,
+            k_w: u("k_w", g.k_w)?,
+            stride: u("stride", g.stride)?,
+            pad: u("pad", g.pad)?,
+            accumulate: accumulate as u32,
+        })
+    }
+}
+
+impl Conv2d {
+    /// The geometry for input shape `x` `[N, C_in, H_in, W_in]` and weight
+    /// shape `[C_out, C_in, K_h, K_w]`.
+    ///
+    /// # Errors
+    ///
+    /// Wrong ranks, a channel mismatch, zero sizes, stride 0, or a kernel
+    /// larger than the padded input.
+    pub fn geometry(&self, x: &[usize], weight: &[usize]) -> Result<ConvGeometry> {
+        const OP: &str = "conv2d";
+        let (x, weight) = (as_4d(OP, "input", x)?, as_4d(OP, "weight", weight)?);
+        let [n, c_in, h_in, w_in] = x;
+        let [c_out, w_c_in, k_h, k_w] = weight;
+        if w_c_in != c_in {
+            return Err(TensorError::ShapeMismatch {
+                op: OP,
+                what: "weight [C_out, C_in, K_h, K_w]",
+                expected: vec![c_out, c_in, k_h, k_w],
+                got: weight.to_vec(),
+            });
+        }
+        check_stride(OP, self.stride)?;
+        let (h_out, w_out) = (
+            conv_out(OP, h_in, k_h, self.stride, self.pad)?,
+            conv_out(OP, w_in, k_w, self.stride, self.pad)?,
+        );
+        let (stride, pad) = (self.stride, self.pad);
+        let transposed = false;
+        Ok(ConvGeometry {
+            n,
+            c_in,
+            c_out,
+            h_in,
+            w_in,
+            h_out,
+            w_out,
+            k_h,
+            k_w,
+            stride,
+            pad,
+            transposed,
+        })
+    }
+}
+
+impl ConvTranspose2d {
+    /// The geometry for input shape `x` `[N, C_in, H_in, W_in]` and weight
+    /// shape `[C_in, C_out, K_h, K_w]`;
+    /// `H_out = (H_in - 1) stride - 2 pad + K_h + out_pad`.
+    ///
+    /// # Errors
+    ///
+    /// Wrong ranks, a channel mismatch, zero sizes, stride 0,
+    /// `out_pad >= stride` (as PyTorch), or an empty output.
+    pub fn geometry(&self, x: &[usize], weight: &[usize]) -> Result<ConvGeometry> {
+        const OP: &str = "conv_transpose2d";
+        let (x, weight) = (as_4d(OP, "input", x)?, as_4d(OP, "weight", weight)?);
+        let [n, c_in, h_in, w_in] = x;
+        let [w_c_in, c_out, k_h, k_w] = weight;
+        if w_c_in != c_in {
+            return Err(TensorError::ShapeMismatch {
+                op: OP,
+                what: "weight [C_in, C_out, K_h, K_w]",
+                expected: vec![c_in, c_out, k_h, k_w],
+                got: weight.to_vec(),
+            });
+        }
+        check_stride(OP, self.stride)?;
+        if self.out_pad >= self.stride {
+            return Err(TensorError::InvalidArgument {
+                op: OP,
+                message: format!(
+                    "out_pad {} must be smaller than stride {}",
+                    self.out_pad, self.stride
+                ),
+            });
+        }
+        let out = |size: usize, k: usize| {
+            let full = (size - 1) * self.stride + k + self.out_pad;
+            full.checked_sub(2 * self.pad)
+                .filter(|&o| o > 0)
+                .ok_or(TensorError::InvalidArgument {
+                    op: OP,
+                    message: format!(
+                        "input size {size}, kernel {k}, stride {}, pad {}, out_pad {} give an \
+                     empty output",
+                        self.stride, self.pad, self.out_pad
+                    ),
+                })
+        };
+        let (h_out, w_out) = (out(h_in, k_h)?, out(w_in, k_w)?);
+        let (stride, pad) = (self.stride, self.pad);
+        let transposed = true;
+        Ok(ConvGeometry {
+            n,
+            c_in,
+            c_out,
+            h_in,
+            w_in,
+            h_out,
+            w_out,
+            k_h,
+            k_w,
+            stride,
+            pad,
+            transposed,
+        })
+    }
+}
+
+fn as_4d(op: &'static str, what: &'static str, shape: &[usize]) -> Result<[usize; 4]> {
+    let dims: [usize; 4] = shape.try_into().map_err(|_| TensorError::Rank {
+        op,
+        what,
+        expected: 4,
+        got: shape.to_vec(),
+    })?;
+    if dims.contains(&0) {
+        return Err(TensorError::ZeroSize {
+            op,
+            what,
+            shape: shape.to_vec(),
+        });
+    }
+    Ok(dims)
+}
+
+fn check_stride(op: &'static str, stride: usize) -> Result<()> {
+    if stride == 0 {
+        return Err(TensorError::InvalidArgument {
+            op,
+            message: "stride must be at least 1".into(),
+        });
+    }
+    Ok(())
+}
+
+fn conv_out(op: &'static str, size: usize, k: usize, stride: usize, pad: usize) -> Result<usize> {
+    let padded = size + 2 * pad;
+    if k > padded {
+        return Err(TensorError::InvalidArgument {
+            op,
+            message: format!(
+                "kernel {k} is larger than the padded input {padded} ({size} + 2 x {pad})"
+            ),
+        });
+    }
+    Ok((padded - k) / stride + 1)
+}
+
+/// The three passes of a (transposed) convolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pass {
+    Forward,
+    BackwardInput,
+    BackwardWeight,
+}
+
+/// Checks the pass's three tensors (two inputs, then the output) against the
+/// geometry and records the kernel.
+///
+/// A transposed convolution is an ordinary one run backwards: with input
+/// and output swapped (C_in <-> C_out, H_in <-> H_out), the transposed
+/// weight `[C_in, C_out, K_h, K_w]` is exactly the ordinary weight
+/// `[C_out', C_in', K_h, K_w]`, so its forward pass is conv2d's input
+/// gradient, its input gradient is conv2d's forward pass, and its weight
+/// gradient is conv2d's with x and dy exchanged. One set of kernels serves
+/// both ops (and one set of kernels needs tuning).
+fn record(
+    enc: &mut Encoder,
+    op: &'static str,
+    (g, pass, accumulate): (ConvGeometry, Pass, bool),
+    tensors: [(&'static str, &Tensor, [usize; 4]); 3],
+) -> Result<()> {
+    for (what, tensor, shape) in &tensors {
+        check_rank(op, what, tensor, 4)?;
+        check_shape(op, what, tensor, shape)?;
+    }
+    let [(_, a, _), (_, b, _), (_, out, _)] = tensors;
+    check_distinct(op, a, out)?;
+    check_distinct(op, b, out)?;
+
+    let (kernel, bound) = match (pass, g.transposed) {
+        (Pass::Forward, false) | (Pass::BackwardInput, true) => {
+            (shaders::CONV2D_FORWARD, [a, b, out])
+        }
+        (Pass::BackwardInput, false) | (Pass::Forward, true) => {
+            (shaders::CONV2D_BACKWARD_INPUT, [a, b, out])
+        }
+        (Pass::BackwardWeight, false) => (shaders::CONV2D_BACKWARD_WEIGHT, [a, b, out]),
+        (Pass::BackwardWeight, true) => (shaders::CONV2D_BACKWARD_WEIGHT, [b, a, out]),
+    };
+    let params = g.kernel_params(op, accumulate)?;
+    if pass == Pass::BackwardWeight {
+        enc.dispatch_groups(kernel, &params, &bound, out.len())
+    } else {
+        enc.dispatch_flat(kernel, &params, &bound, out.len())
+    }
+}
+
+fn forward(
+    enc: &mut Encoder,
+    op: &'static str,
+    g: ConvGeometry,
+    x: &Tensor,
+    w: &Tensor,
+    y: &Tensor,
+) -> Result<()> {
+    let tensors = [
+        ("input", x, g.input_shape()),
+        ("weight", w, g.weight_shape()),
+        ("output", y, g.output_shape()),
+    ];
+    record(enc, op, (g, Pass::Forward, false), tensors)
+}
+
+fn backward_input(
+    enc: &mut Encoder,
+    op: &'static str,
+    g: ConvGeometry,
+    dy: &Tensor,
+    w: &Tensor,
+    dx: &Tensor,
+) -> Result<()> {
+    let tensors = [
+        ("dy", dy, g.output_shape()),
+        ("weight", w, g.weight_shape()),
+        ("dx", dx, g.input_shape()),
+    ];
+    record(enc, op, (g, Pass::BackwardInput, false), tensors)
+}
+
+fn backward_weight(
+    enc: &mut Encoder,
+    op: &'static str,
+    g: ConvGeometry,
+    (x, dy, dw): (&Tensor, &Tensor, &Tensor),
+    accumulate: bool,
+) -> Result<()> {
+    let tensors = [
+        ("input", x, g.input_shape()),
+        ("dy", dy, g.output_shape()),
+        ("dweight", dw, g.weight_shape()),
+    ];
+    record(enc, op, (g, Pass::BackwardWeight, accumulate), tensors)
+}
+
+/// Records `y = conv2d(x, weight)`.
+///
+/// # Shapes
+///
+/// x `[N, C_in, H_in, W_in]`, weight `[C_out, C_in, K_h, K_w]`,
+/// y `[N, C_out, H_out, W_out]` with `H_out = (H_in + 2 pad - K_h) / stride + 1`.
+///
+/// # Errors
+///
+/// Any shape that does not fit, before anything is recorded.
+pub fn conv2d_forward(
+    enc: &mut Encoder,
+    conv: Conv2d,
+    x: &Tensor,
+    weight: &Tensor,
+    y: &Tensor,
+) -> Result<()> {
+    let g = conv.geometry(x.shape(), weight.shape())?;
+    forward(enc, "conv2d_forward", g, x, weight, y)
+}
+
+/// Records `dx`, the gradient of conv2d with respect to its input.
+///
+/// # Shapes
+///
+/// dy `[N, C_out, H_out, W_out]`, weight `[C_out, C_in, K_h, K_w]`,
+/// dx `[N, C_in, H_in, W_in]`.
+///
+/// # Errors
+///
+/// Any shape that does not fit, before anything is recorded.
+pub fn conv2d_backward_input(
+    enc: &mut Encoder,
+    conv: Conv2d,
+    dy: &Tensor,
+    weight: &Tensor,
+    dx: &Tensor,
+) -> Result<()> {
+    let g = conv.geometry(dx.shape(), weight.shape())?;
+    backward_input(enc, "conv2d_backward_input", g, dy, weight, dx)
+}
+
+/// Records `dweight`, the gradient of conv2d with respect to its weight;
+/// with `accumulate` it is added to what `dweight` holds.
+///
+/// # Shapes
+///
+/// x `[N, C_in, H_in, W_in]`, dy `[N, C_out, H_out, W_out]`,
+/// dweight `[C_out, C_in, K_h, K_w]`.
+///
+/// # Errors
+///
+/// Any shape that does not fit, before anything is recorded.
+pub fn conv2d_backward_weight(
+    enc: &mut Encoder,
+    conv: Conv2d,
+    x: &Tensor,
+    dy: &Tensor,
+    dweight: &Tensor,
+    accumulate: bool,
+) -> Result<()> {
+    let g = conv.geometry(x.shape(), dweight.shape())?;
+    backward_weight(
+        enc,
+        "conv2d_backward_weight",
+        g,
+        (x, dy, dweight),
+        accumulate,
+    )
+}
+
+/// Records `y = conv_transpose2d(x, weight)`.
+///
+/// # Shapes
+///
+/// x `[N, C_in, H_in, W_in]`, weight `[C_in, C_out, K_h, K_w]`,
+/// y `[N, C_out, H_out, W_out]` with
+/// `H_out = (H_in - 1) stride - 2 pad + K_h + out_pad`.
+///
+/// # Errors
+///
+/// Any shape that does not fit, before anything is recorded.
+pub fn conv_transpose2d_forward(
+    enc: &mut Encoder,
+    conv: ConvTranspose2d,
+    x: &Tensor,
+    weight: &Tensor,
+    y: &Tensor,
+) -> Result<()> {
+    let g = conv.geometry(x.shape(), weight.shape())?;
+    forward(enc, "conv_transpose2d_forward", g, x, weight, y)
+}
+
+/// Records `dx`, the gradient of conv_transpose2d with respect to its input.
+///
+/// # Shapes
+///
+/// dy `[N, C_out, H_out, W_out]`, weight `[C_in, C_out, K_h, K_w]`,
+/// dx `[N, C_in, H_in, W_in]`.
+///
+/// # Errors
+///
+/// Any shape that does not fit, before anything is recorded.
+pub fn conv_transpose2d_backward_input(
+    enc: &mut Encoder,
+    conv: ConvTranspose2d,
+    dy: &Tensor,
+    weight: &Tensor,
+    dx: &Tensor,
+) -> Result<()> {
+    let g = conv.geometry(dx.shape(), weight.shape())?;
+    backward_input(enc, "conv_transpose2d_backward_input", g, dy, weight, dx)
+}
+
+/// Records `dweight`, the gradient of conv_transpose2d with respect to its
+/// weight; with `accumulate` it is added to what `dweight` holds.
+///
+/// # Shapes
+///
+/// x `[N, C_in, H_in, W_in]`, dy `[N, C_out, H_out, W_out]`,
+/// dweight `[C_in, C_out, K_h, K_w]`.
+///
+/// # Errors
+///
+/// Any shape that does not fit, before anything is recorded.
+pub fn conv_transpose2d_backward_weight(
+    enc: &mut Encoder,
+    conv: ConvTranspose2d,
+    x: &Tensor,
+    dy: &Tensor,
+    dweight: &Tensor,
+    accumulate: bool,
+) -> Result<()> {
+    let g = conv.geometry(x.shape(), dweight.shape())?;
+    backward_weight(
+        enc,
+        "conv_transpose2d_backward_weight",
+        g,
+        (x, dy, dweight),
+        accumulate,
+    )
+}

@@ -1,0 +1,193 @@
+// Batch normalisation over [n, c, h, w] per channel (PyTorch's BatchNorm2d).
+//
+// Layouts: x, y, dy, dx [n, c, hw] with hw = h * w; gamma, beta, running
+// statistics, saved mean and invstd, dgamma, dbeta [c]; sums [2, c].
+// Element (b, ch, s) sits at (b * c + ch) * hw + s.
+//
+// Training normalises with the batch mean and the biased variance
+// (divide by m = n * hw) and moves the running variance toward the unbiased
+// one (divide by m - 1), with momentum:
+//     running = (1 - momentum) * running + momentum * batch_statistic.
+// Eval normalises with the running statistics.
+//
+// Numerics: the mean is accumulated around a shift (the channel's first
+// value) and the variance in a second pass over (x - mean)^2, so channels
+// with a large mean and a small spread (10000, 10001, ...) keep their
+// precision; a single-pass E[x^2] - E[x]^2 would cancel to noise.
+//
+// Backward, with xhat = (x - mean) * invstd, m values per channel:
+//     dbeta = sum dy,  dgamma = sum dy * xhat,
+//     dx = gamma * invstd * (dy - dbeta / m - xhat * dgamma / m)   (training)
+//     dx = gamma * invstd * dy                                     (eval)
+// where dbeta and dgamma are this pass's sums (kept in `sums`), even when
+// the parameter gradients accumulate over several passes.
+//
+// Grids: per-channel kernels (stats, backward_reduce) run one workgroup per
+// channel; normalize and backward_input one invocation per element.
+
+struct BatchNormParams {
+    n: u32,
+    c: u32,
+    hw: u32,
+    // 1: batch statistics (training); 0: running statistics (eval).
+    training: u32,
+    eps: f32,
+    momentum: f32,
+    // 1: add into dgamma and dbeta; 0: overwrite them.
+    accumulate: u32,
+    _pad: u32,
+}
+
+// Sizes and hyper-parameters.
+@group(0) @binding(0) var<uniform> p: BatchNormParams;
+// Input x [n, c, hw].
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+// Scale gamma [c].
+@group(0) @binding(2) var<storage, read> gamma: array<f32>;
+// Shift beta [c].
+@group(0) @binding(3) var<storage, read> beta: array<f32>;
+// Gradient of the output dy [n, c, hw].
+@group(0) @binding(4) var<storage, read> dy: array<f32>;
+// Running mean [c], updated in training.
+@group(0) @binding(5) var<storage, read_write> running_mean: array<f32>;
+// Running (unbiased) variance [c], updated in training.
+@group(0) @binding(6) var<storage, read_write> running_var: array<f32>;
+// Mean used to normalise [c], saved for backward.
+@group(0) @binding(7) var<storage, read_write> mean: array<f32>;
+// 1 / sqrt(variance + eps) used to normalise [c], saved for backward.
+@group(0) @binding(8) var<storage, read_write> invstd: array<f32>;
+// Output y [n, c, hw].
+@group(0) @binding(9) var<storage, read_write> y: array<f32>;
+// This pass's sums [2, c]: sum dy, then sum dy * xhat.
+@group(0) @binding(10) var<storage, read_write> sums: array<f32>;
+// Input gradient dx [n, c, hw].
+@group(0) @binding(11) var<storage, read_write> dx: array<f32>;
+// Gradient of gamma [c].
+@group(0) @binding(12) var<storage, read_write> dgamma: array<f32>;
+// Gradient of beta [c].
+@group(0) @binding(13) var<storage, read_write> dbeta: array<f32>;
+
+/// Flat offset of the `pos`-th value (b * hw + s) of channel `ch`.
+fn channel_at(ch: u32, pos: u32) -> u32 {
+    return ((pos / p.hw) * p.c + ch) * p.hw + pos % p.hw;
+}
+
+// Per channel: the statistics to normalise with, and (training) the update
+// of the running statistics.
+@compute @workgroup_size(WG)
+fn batch_norm_stats(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+    // Workgroup-uniform, so the early return keeps the barriers uniform.
+    let ch = group_index(wid, nwg);
+    if ch >= p.c {
+        return;
+    }
+    let m = p.n * p.hw;
+    if p.training == 0u {
+        if lid.x == 0u {
+            mean[ch] = running_mean[ch];
+            invstd[ch] = 1.0 / sqrt(running_var[ch] + p.eps);
+        }
+        return;
+    }
+
+    let shift = x[channel_at(ch, 0u)];
+    var shifted = 0.0;
+    for (var pos = lid.x; pos < m; pos += WG) {
+        shifted += x[channel_at(ch, pos)] - shift;
+    }
+    let batch_mean = shift + workgroup_sum(lid.x, shifted) / f32(m);
+
+    var squares = 0.0;
+    for (var pos = lid.x; pos < m; pos += WG) {
+        let centred = x[channel_at(ch, pos)] - batch_mean;
+        squares += centred * centred;
+    }
+    let sum_squares = workgroup_sum(lid.x, squares);
+
+    if lid.x == 0u {
+        // Biased variance normalises; the unbiased one feeds the running
+        // statistic (PyTorch's convention). The host refuses m < 2.
+        let biased = sum_squares / f32(m);
+        let unbiased = sum_squares / f32(m - 1u);
+        mean[ch] = batch_mean;
+        invstd[ch] = 1.0 / sqrt(biased + p.eps);
+        running_mean[ch] = (1.0 - p.momentum) * running_mean[ch] + p.momentum * batch_mean;
+        running_var[ch] = (1.0 - p.momentum) * running_var[ch] + p.momentum * unbiased;
+    }
+}
+
+// y = (x - mean) * invstd * gamma + beta, one invocation per element.
+@compute @workgroup_size(WG)
+fn batch_norm_normalize(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+    let index = flat_index(wid, nwg, lid);
+    if index >= p.n * p.c * p.hw {
+        return;
+    }
+    let ch = (index / p.hw) % p.c;
+    y[index] = (x[index] - mean[ch]) * invstd[ch] * gamma[ch] + beta[ch];
+}
+
+// Per channel: sum dy and sum dy * xhat into `sums`, and into dbeta, dgamma.
+@compute @workgroup_size(WG)
+fn batch_norm_backward_reduce(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+    // Workgroup-uniform, so the early return keeps the barriers uniform.
+    let ch = group_index(wid, nwg);
+    if ch >= p.c {
+        return;
+    }
+    let m = p.n * p.hw;
+    let channel_mean = mean[ch];
+    let channel_invstd = invstd[ch];
+
+    var sum_dy = 0.0;
+    var sum_dy_xhat = 0.0;
+    for (var pos = lid.x; pos < m; pos += WG) {
+        let at = channel_at(ch, pos);
+        sum_dy += dy[at];
+        sum_dy_xhat += dy[at] * (x[at] - channel_mean) * channel_invstd;
+    }
+    let total_dy = workgroup_sum(lid.x, sum_dy);
+    let total_dy_xhat = workgroup_sum(lid.x, sum_dy_xhat);
+
+    if lid.x == 0u {
+        let keep = p.accumulate != 0u;
+        sums[ch] = total_dy;
+        sums[p.c + ch] = total_dy_xhat;
+        dbeta[ch] = select(0.0, dbeta[ch], keep) + total_dy;
+        dgamma[ch] = select(0.0, dgamma[ch], keep) + total_dy_xhat;
+    }
+}
+
+// dx from dy and this pass's sums, one invocation per element.
+@compute @workgroup_size(WG)
+fn batch_norm_backward_input(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+    let index = flat_index(wid, nwg, lid);
+    if index >= p.n * p.c * p.hw {
+        return;
+    }
+    let ch = (index / p.hw) % p.c;
+    let scale = gamma[ch] * invstd[ch];
+    if p.training == 0u {
+        dx[index] = scale * dy[index];
+        return;
+    }
+    let m = f32(p.n * p.hw);
+    let xhat = (x[index] - mean[ch]) * invstd[ch];
+    dx[index] = scale * (dy[index] - sums[ch] / m - xhat * sums[p.c + ch] / m);
+}

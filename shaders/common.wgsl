@@ -1,0 +1,64 @@
+// Helpers shared by every kernel file.
+//
+// Composition order (see `crates/tensor/src/shaders.rs`): first the generated
+// line `const WG: u32 = <WORKGROUP_SIZE>u;`, then this file, then the kernel
+// file. Kernel files may use `WG` and the helpers below.
+//
+// Grids: element-wise kernels run one invocation per element. Past 65,535
+// workgroups the host folds the grid into two dimensions, and
+//     index = (workgroup_id.y * num_workgroups.x + workgroup_id.x) * WG
+//             + local_invocation_id.x
+// recovers the flat element index. Reduction kernels run one workgroup per
+// output element and use `group_index` (the same fold without the lane).
+
+/// Flat invocation index of a (possibly folded) 1-D grid.
+fn flat_index(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>) -> u32 {
+    return group_index(wid, nwg) * WG + lid.x;
+}
+
+/// Flat workgroup index of a (possibly folded) 1-D grid of workgroups.
+fn group_index(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return wid.y * nwg.x + wid.x;
+}
+
+/// The logistic function without overflow: exp is only taken of -|x|.
+fn sigmoid(x: f32) -> f32 {
+    let e = exp(-abs(x));
+    if x >= 0.0 {
+        return 1.0 / (1.0 + e);
+    }
+    return e / (1.0 + e);
+}
+
+/// log(1 + e) for e in [0, 1], accurate for tiny e where 1 + e rounds.
+///
+/// WGSL has no log1p. With u = 1 + e rounded, log(u) * e / (u - 1) corrects
+/// the rounding of u (Goldberg, "What every computer scientist should know
+/// about floating-point arithmetic", theorem 4).
+fn log1p_small(e: f32) -> f32 {
+    let u = 1.0 + e;
+    if u == 1.0 {
+        return e;
+    }
+    return log(u) * e / (u - 1.0);
+}
+
+/// Workgroup scratch for tree reductions, one slot per lane.
+var<workgroup> partial: array<f32, WG>;
+
+/// Sums `value` over the workgroup; every lane gets the total.
+///
+/// Must be called from uniform control flow by all lanes of the workgroup.
+fn workgroup_sum(lane: u32, value: f32) -> f32 {
+    partial[lane] = value;
+    workgroupBarrier();
+    for (var width = WG / 2u; width > 0u; width = width / 2u) {
+        if lane < width {
+            partial[lane] = partial[lane] + partial[lane + width];
+        }
+        workgroupBarrier();
+    }
+    let total = partial[0];
+    workgroupBarrier();
+    return total;
+}
