@@ -22,12 +22,18 @@ fn group_index(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
 }
 
 /// The logistic function without overflow: exp is only taken of -|x|.
+///
+/// For x >= 0 it is 1 - e / (1 + e) rather than 1 / (1 + e): the small
+/// term is computed to full relative precision and the subtraction rounds
+/// once, so sigmoid(17) is 0.99999994, the f32 nearest the true value,
+/// where 1 / (1 + e) rounds 1 + e to 1 first and gives 1.
 fn sigmoid(x: f32) -> f32 {
     let e = exp(-abs(x));
+    let small = e / (1.0 + e);
     if x >= 0.0 {
-        return 1.0 / (1.0 + e);
+        return 1.0 - small;
     }
-    return e / (1.0 + e);
+    return small;
 }
 
 /// log(1 + e) for e in [0, 1], accurate for tiny e where 1 + e rounds.
