@@ -1,1 +1,208 @@
-fn main() {}
+//! Times every convolution and transposed-convolution pass of the DCGAN at
+//! the `standard` preset's shapes (`../shared/MODEL.md`: nz 64, ngf = ndf =
+//! 32, batch 64) on the adapter present, and prints the median milliseconds
+//! and GFLOP/s of each.
+//!
+//! Run: `cargo bench -p webgan-tensor --bench kernels [-- --samples N --batch N]`.
+//!
+//! Each sample is one submission holding one dispatch, timed on the host
+//! from submit until the device is idle, so it includes the submission
+//! overhead (small next to these kernels on a software adapter). FLOPs count
+//! two per multiply-add of the forward pass, padding taps included; each
+//! backward pass does the same amount of work.
+
+use std::time::Instant;
+
+use webgan_tensor::ops::{self, Conv2d, ConvGeometry, ConvTranspose2d};
+use webgan_tensor::{Encoder, GpuContext, Result, Tensor};
+
+/// A layer of the model: name, input shape, weight shape, stride, padding.
+struct Layer {
+    name: &'static str,
+    transposed: bool,
+    input: [usize; 4],
+    weight: [usize; 4],
+    stride: usize,
+    pad: usize,
+}
+
+fn layers(batch: usize, nz: usize, ngf: usize, ndf: usize) -> Vec<Layer> {
+    let g = |name, input, weight, stride, pad| Layer {
+        name,
+        transposed: true,
+        input,
+        weight,
+        stride,
+        pad,
+    };
+    let d = |name, input, weight, stride, pad| Layer {
+        name,
+        transposed: false,
+        input,
+        weight,
+        stride,
+        pad,
+    };
+    vec![
+        g("G.0 convT", [batch, nz, 1, 1], [nz, 4 * ngf, 4, 4], 1, 0),
+        g(
+            "G.3 convT",
+            [batch, 4 * ngf, 4, 4],
+            [4 * ngf, 2 * ngf, 3, 3],
+            2,
+            1,
+        ),
+        g(
+            "G.6 convT",
+            [batch, 2 * ngf, 7, 7],
+            [2 * ngf, ngf, 4, 4],
+            2,
+            1,
+        ),
+        g("G.9 convT", [batch, ngf, 14, 14], [ngf, 1, 4, 4], 2, 1),
+        d("D.0 conv", [batch, 1, 28, 28], [ndf, 1, 4, 4], 2, 1),
+        d("D.2 conv", [batch, ndf, 14, 14], [2 * ndf, ndf, 4, 4], 2, 1),
+        d(
+            "D.5 conv",
+            [batch, 2 * ndf, 7, 7],
+            [4 * ndf, 2 * ndf, 3, 3],
+            2,
+            1,
+        ),
+        d("D.8 conv", [batch, 4 * ndf, 4, 4], [1, 4 * ndf, 4, 4], 1, 0),
+    ]
+}
+
+fn geometry(layer: &Layer) -> Result<ConvGeometry> {
+    if layer.transposed {
+        ConvTranspose2d {
+            stride: layer.stride,
+            pad: layer.pad,
+            out_pad: 0,
+        }
+        .geometry(&layer.input, &layer.weight)
+    } else {
+        Conv2d {
+            stride: layer.stride,
+            pad: layer.pad,
+        }
+        .geometry(&layer.input, &layer.weight)
+    }
+}
+
+/// Records one pass (0 forward, 1 input gradient, 2 weight gradient).
+fn record(enc: &mut Encoder, layer: &Layer, pass: usize, t: &[Tensor; 4]) -> Result<()> {
+    let [x, w, y, dx] = t;
+    let (conv, convt) = (
+        Conv2d {
+            stride: layer.stride,
+            pad: layer.pad,
+        },
+        ConvTranspose2d {
+            stride: layer.stride,
+            pad: layer.pad,
+            out_pad: 0,
+        },
+    );
+    match (layer.transposed, pass) {
+        (false, 0) => ops::conv2d_forward(enc, conv, x, w, y),
+        (false, 1) => ops::conv2d_backward_input(enc, conv, y, w, dx),
+        (false, _) => ops::conv2d_backward_weight(enc, conv, x, y, w, false),
+        (true, 0) => ops::conv_transpose2d_forward(enc, convt, x, w, y),
+        (true, 1) => ops::conv_transpose2d_backward_input(enc, convt, y, w, dx),
+        (true, _) => ops::conv_transpose2d_backward_weight(enc, convt, x, y, w, false),
+    }
+}
+
+fn median_ms(ctx: &GpuContext, samples: usize, mut run: impl FnMut() -> Result<()>) -> Result<f64> {
+    let wait = || {
+        ctx.device()
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map(|_| ())
+    };
+    for _ in 0..2 {
+        run()?;
+        wait().expect("device poll");
+    }
+    let mut times: Vec<f64> = (0..samples)
+        .map(|_| {
+            let start = Instant::now();
+            run()?;
+            wait().expect("device poll");
+            Ok(start.elapsed().as_secs_f64() * 1e3)
+        })
+        .collect::<Result<_>>()?;
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
+
+fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map(|v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("{name} takes a number, got {v}"))
+        })
+        .unwrap_or(default)
+}
+
+fn main() -> Result<()> {
+    let (samples, batch) = (arg("--samples", 9), arg("--batch", 64));
+    let ctx = pollster::block_on(GpuContext::new())?;
+    println!("webgan-tensor kernels, standard preset (nz 64, ngf = ndf = 32), batch {batch}");
+    println!("adapter: {}", ctx.adapter());
+    println!("median of {samples} samples after 2 warm-up runs; one dispatch per submission\n");
+    println!(
+        "{:<11} {:<16} {:>10} {:>10} {:>10}",
+        "layer", "pass", "MFLOP", "ms", "GFLOP/s"
+    );
+
+    let mut total_ms = 0.0;
+    for layer in layers(batch, 64, 32, 32) {
+        let g = geometry(&layer)?;
+        let x = Tensor::from_slice(
+            &ctx,
+            &g.input_shape(),
+            &vec![0.5; g.input_shape().iter().product()],
+            "x",
+        )?;
+        let w = Tensor::from_slice(
+            &ctx,
+            &g.weight_shape(),
+            &vec![0.1; g.weight_shape().iter().product()],
+            "w",
+        )?;
+        let y = Tensor::zeros(&ctx, &g.output_shape(), "y")?;
+        let dx = Tensor::zeros(&ctx, &g.input_shape(), "dx")?;
+        let tensors = [x, w, y, dx];
+        for (pass, pass_name) in ["forward", "backward_input", "backward_weight"]
+            .iter()
+            .enumerate()
+        {
+            let ms = median_ms(&ctx, samples, || {
+                let mut enc = Encoder::new(&ctx);
+                record(&mut enc, &layer, pass, &tensors)?;
+                enc.submit();
+                Ok(())
+            })?;
+            total_ms += ms;
+            let flops = g.flops();
+            println!(
+                "{:<11} {:<16} {:>10.1} {:>10.2} {:>10.2}",
+                layer.name,
+                pass_name,
+                flops / 1e6,
+                ms,
+                flops / ms / 1e6
+            );
+        }
+    }
+    println!("\nsum of medians: {total_ms:.1} ms");
+    if let Some(error) = ctx.take_gpu_error() {
+        eprintln!("GPU error during the benchmark: {error}");
+        std::process::exit(1);
+    }
+    Ok(())
+}
