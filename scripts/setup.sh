@@ -57,7 +57,13 @@ deb_version() {
 # --- Debian packages: apt-get update only when one is missing ---------------
 apt_packages=(mesa-vulkan-drivers)
 if ((want_browser_test)); then
-    apt_packages+=(chromium)
+    # CHROMIUM names another build (e.g. Ubuntu's snap), as the browser test
+    # reads it; Debian's package is the default.
+    if [[ -n "${CHROMIUM:-}" && -x "${CHROMIUM}" ]]; then
+        echo "ok chromium $("$CHROMIUM" --version 2>/dev/null | awk '{ print $2 }') ($CHROMIUM)"
+    else
+        apt_packages+=(chromium)
+    fi
 fi
 if ((want_browser_test)) && ! command -v npm >/dev/null 2>&1; then
     apt_packages+=(nodejs npm)
@@ -87,9 +93,11 @@ if ((!want_web)); then
 fi
 
 # --- Rust: the wasm target, wasm-bindgen-cli, trunk -------------------------
-# rust-toolchain.toml names the channel; rustup picks it up from the repo root.
+# rust-toolchain.toml names the channel; rustup picks it up from the repo root
+# (rustup installs that toolchain on first use if it is missing).
+echo "ok rust $(rustc --version | awk '{ print $2 }')"
 if rustup target list --installed | grep -qx "$WASM_TARGET"; then
-    echo "ok $WASM_TARGET $(rustc --version | awk '{ print $2 }')"
+    echo "ok $WASM_TARGET"
 else
     echo "installing $WASM_TARGET"
     rustup target add "$WASM_TARGET"
