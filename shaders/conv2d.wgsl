@@ -16,9 +16,8 @@
 // tensors accordingly; see `crates/tensor/src/ops/conv.rs`). Its weight
 // [c_in, c_out, k_h, k_w] then reads as this file's [c_out, c_in, k_h, k_w].
 //
-// Grids: the forward and the input gradient run one invocation per output
-// element (flat index, see common.wgsl); the weight gradient runs one
-// workgroup per weight element, its lanes striding over (b, oh, ow).
+// Grids: one invocation per output element (flat index, see common.wgsl),
+// except conv2d_backward_weight_reduce: one workgroup per weight element.
 // Limits: every tensor below 2^32 elements (u32 indices).
 
 // Geometry of the convolution; mirrors the Rust `ConvParams`.
@@ -141,10 +140,56 @@ fn conv2d_backward_input(
 
 // dw[co, ci, kh, kw] = sum over b, oh, ow of
 //     x[b, ci, oh * stride + kh - pad, ow * stride + kw - pad] * dy[b, co, oh, ow].
-// One workgroup per weight element; lanes stride over the n * h_out * w_out
-// output positions, then the workgroup sums the lanes.
+// Two ways to sum over the n * h_out * w_out output positions: one
+// invocation per weight element walking all of them (many weights, few
+// positions), or one workgroup per weight element with its lanes sharing
+// them (few weights, many positions); the launcher picks.
+
+/// The contribution of output position `pos` (b, oh, ow) to dw at `index`.
+fn weight_tap(index: u32, pos: u32) -> f32 {
+    let kw = index % p.k_w;
+    let kh = (index / p.k_w) % p.k_h;
+    let ci = (index / (p.k_w * p.k_h)) % p.c_in;
+    let co = index / (p.k_w * p.k_h * p.c_in);
+    let ow = pos % p.w_out;
+    let oh = (pos / p.w_out) % p.h_out;
+    let b = pos / (p.w_out * p.h_out);
+    let ih = i32(oh * p.stride + kh) - i32(p.pad);
+    let iw = i32(ow * p.stride + kw) - i32(p.pad);
+    if ih < 0 || ih >= i32(p.h_in) || iw < 0 || iw >= i32(p.w_in) {
+        return 0.0;
+    }
+    let x_at = ((b * p.c_in + ci) * p.h_in + u32(ih)) * p.w_in + u32(iw);
+    let dy_at = ((b * p.c_out + co) * p.h_out + oh) * p.w_out + ow;
+    return x[x_at] * dy[dy_at];
+}
+
+fn store_weight_gradient(index: u32, total: f32) {
+    dw[index] = select(0.0, dw[index], p.accumulate != 0u) + total;
+}
+
+// One invocation per weight element (flat index).
 @compute @workgroup_size(WG)
 fn conv2d_backward_weight(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+    let index = flat_index(wid, nwg, lid);
+    if index >= p.c_out * p.c_in * p.k_h * p.k_w {
+        return;
+    }
+    var sum = 0.0;
+    for (var pos = 0u; pos < p.n * p.h_out * p.w_out; pos++) {
+        sum += weight_tap(index, pos);
+    }
+    store_weight_gradient(index, sum);
+}
+
+// One workgroup per weight element; lanes stride over the positions, then
+// the workgroup sums the lanes.
+@compute @workgroup_size(WG)
+fn conv2d_backward_weight_reduce(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_id) lid: vec3<u32>,
@@ -154,30 +199,12 @@ fn conv2d_backward_weight(
     if index >= p.c_out * p.c_in * p.k_h * p.k_w {
         return;
     }
-    let kw = index % p.k_w;
-    let kh = (index / p.k_w) % p.k_h;
-    let ci = (index / (p.k_w * p.k_h)) % p.c_in;
-    let co = index / (p.k_w * p.k_h * p.c_in);
-
     var sum = 0.0;
-    let positions = p.n * p.h_out * p.w_out;
-    for (var pos = lid.x; pos < positions; pos += WG) {
-        let ow = pos % p.w_out;
-        let oh = (pos / p.w_out) % p.h_out;
-        let b = pos / (p.w_out * p.h_out);
-        let ih = i32(oh * p.stride + kh) - i32(p.pad);
-        let iw = i32(ow * p.stride + kw) - i32(p.pad);
-        if ih < 0 || ih >= i32(p.h_in) || iw < 0 || iw >= i32(p.w_in) {
-            continue;
-        }
-        let x_at = ((b * p.c_in + ci) * p.h_in + u32(ih)) * p.w_in + u32(iw);
-        let dy_at = ((b * p.c_out + co) * p.h_out + oh) * p.w_out + ow;
-        sum += x[x_at] * dy[dy_at];
+    for (var pos = lid.x; pos < p.n * p.h_out * p.w_out; pos += WG) {
+        sum += weight_tap(index, pos);
     }
-
-    // Every lane takes part in the reduction (barriers need uniform flow).
     let total = workgroup_sum(lid.x, sum);
     if lid.x == 0u {
-        dw[index] = select(0.0, dw[index], p.accumulate != 0u) + total;
+        store_weight_gradient(index, total);
     }
 }

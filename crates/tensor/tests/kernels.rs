@@ -12,7 +12,8 @@ use webgan_tensor::GpuContext;
 
 /// (n, c_in, c_out, h_in, w_in, k, stride, pad, out_pad): odd and
 /// non-square sizes, C_in != C_out both ways, stride 1 and 2, padding 0 and
-/// 1, output padding 0 and 1 (transposed only), and the model's own layers.
+/// 1, output padding 0 and 1 (transposed only), the model's own layers, and
+/// both ways of summing a weight gradient.
 const CONV_CASES: &[[usize; 9]] = &[
     [2, 3, 5, 7, 9, 3, 1, 1, 0],
     [2, 4, 2, 9, 6, 4, 2, 1, 1],
@@ -22,6 +23,8 @@ const CONV_CASES: &[[usize; 9]] = &[
     [2, 8, 4, 7, 7, 3, 2, 1, 0],
     [2, 16, 1, 4, 4, 4, 1, 0, 0],
     [2, 16, 8, 1, 1, 4, 1, 0, 0],
+    // Few weights, many positions: the workgroup-per-weight gradient.
+    [8, 2, 3, 16, 16, 3, 1, 1, 0],
 ];
 
 fn geometries() -> impl Iterator<Item = ConvGeometry> {

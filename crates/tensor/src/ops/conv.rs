@@ -311,11 +311,23 @@ fn record(
         (Pass::BackwardWeight, true) => (shaders::CONV2D_BACKWARD_WEIGHT, [b, a, out]),
     };
     let params = g.kernel_params(op, accumulate)?;
-    if pass == Pass::BackwardWeight {
+    let positions = (params.n * params.h_out * params.w_out) as usize;
+    if pass == Pass::BackwardWeight && reduce_per_workgroup(positions) {
+        let kernel = shaders::CONV2D_BACKWARD_WEIGHT_REDUCE;
         enc.dispatch_groups(kernel, &params, &bound, out.len())
     } else {
         enc.dispatch_flat(kernel, &params, &bound, out.len())
     }
+}
+
+/// Whether a weight gradient whose elements are each a sum over `positions`
+/// terms should use a workgroup per element rather than an invocation.
+///
+/// Measured on lavapipe at the standard preset (`benches/kernels.rs`): with
+/// 64 to 1,024 terms an invocation per element was 1x to 10x faster, with
+/// 3,136 or more a workgroup per element was 1.5x to 3x faster.
+fn reduce_per_workgroup(positions: usize) -> bool {
+    positions >= 8 * crate::WORKGROUP_SIZE as usize
 }
 
 fn forward(
