@@ -10,7 +10,8 @@
 // with step_size = lr / (1 - beta1^t). The host computes the two bias
 // corrections in f64 each step, so lr and the betas may change between
 // steps while m and v carry on. eps is added after dividing by the bias
-// correction, as PyTorch does.
+// correction, as PyTorch does. Once the halt flag is set (a loss was not
+// finite) the step does nothing, so the parameters stay the last good ones.
 
 struct AdamParams {
     count: u32,
@@ -35,6 +36,8 @@ struct AdamParams {
 @group(0) @binding(3) var<storage, read_write> m: array<f32>;
 // Second moment v [count].
 @group(0) @binding(4) var<storage, read_write> v: array<f32>;
+// Halt flag [1] (see guard.wgsl): non-zero leaves everything untouched.
+@group(0) @binding(5) var<storage, read> halt: array<f32>;
 
 @compute @workgroup_size(WG)
 fn adam_step(
@@ -43,7 +46,7 @@ fn adam_step(
     @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
     let i = flat_index(wid, nwg, lid);
-    if i >= p.count {
+    if i >= p.count || halt[0] != 0.0 {
         return;
     }
     let g = grad[i];

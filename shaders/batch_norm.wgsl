@@ -66,6 +66,8 @@ struct BatchNormParams {
 @group(0) @binding(12) var<storage, read_write> dgamma: array<f32>;
 // Gradient of beta [c].
 @group(0) @binding(13) var<storage, read_write> dbeta: array<f32>;
+// Halt flag [1] (see guard.wgsl): non-zero freezes the running statistics.
+@group(0) @binding(14) var<storage, read> halt: array<f32>;
 
 /// Flat offset of the `pos`-th value (b * hw + s) of channel `ch`.
 fn channel_at(ch: u32, pos: u32) -> u32 {
@@ -115,6 +117,9 @@ fn batch_norm_stats(
         let unbiased = sum_squares / f32(m - 1u);
         mean[ch] = batch_mean;
         invstd[ch] = 1.0 / sqrt(biased + p.eps);
+        if halt[0] != 0.0 {
+            return;
+        }
         running_mean[ch] = (1.0 - p.momentum) * running_mean[ch] + p.momentum * batch_mean;
         running_var[ch] = (1.0 - p.momentum) * running_var[ch] + p.momentum * unbiased;
     }

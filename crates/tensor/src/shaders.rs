@@ -46,6 +46,7 @@ shader_files! {
     BATCH_NORM = "batch_norm.wgsl";
     CONV2D = "conv2d.wgsl";
     ELEMENTWISE = "elementwise.wgsl";
+    GUARD = "guard.wgsl";
     LOSS = "loss.wgsl";
     RANDOM = "random.wgsl";
     REDUCE = "reduce.wgsl";
@@ -73,7 +74,7 @@ kernels! {
     CONV2D_BACKWARD_WEIGHT = CONV2D, "conv2d.wgsl", "conv2d_backward_weight", [1, 3, 6];
     CONV2D_BACKWARD_WEIGHT_REDUCE =
         CONV2D, "conv2d.wgsl", "conv2d_backward_weight_reduce", [1, 3, 6];
-    BATCH_NORM_STATS = BATCH_NORM, "batch_norm.wgsl", "batch_norm_stats", [1, 5, 6, 7, 8];
+    BATCH_NORM_STATS = BATCH_NORM, "batch_norm.wgsl", "batch_norm_stats", [1, 5, 6, 7, 8, 14];
     BATCH_NORM_NORMALIZE =
         BATCH_NORM, "batch_norm.wgsl", "batch_norm_normalize", [1, 7, 8, 2, 3, 9];
     BATCH_NORM_BACKWARD_REDUCE =
@@ -97,7 +98,8 @@ kernels! {
     SCALE = ELEMENTWISE, "elementwise.wgsl", "scale", [3];
     ADD = ELEMENTWISE, "elementwise.wgsl", "add", [1, 2, 3];
     AXPY = ELEMENTWISE, "elementwise.wgsl", "axpy", [1, 3];
-    ADAM_STEP = ADAM, "adam.wgsl", "adam_step", [1, 2, 3, 4];
+    ADAM_STEP = ADAM, "adam.wgsl", "adam_step", [1, 2, 3, 4, 5];
+    GUARD_FINITE = GUARD, "guard.wgsl", "guard_finite", [1, 2];
     RANDOM_UNIFORM = RANDOM, "random.wgsl", "random_uniform", [1];
     RANDOM_NORMAL = RANDOM, "random.wgsl", "random_normal", [1];
 }

@@ -114,6 +114,7 @@ fn launchers_refuse_bad_tensors_before_recording() {
         ops::reduce_sum(enc, &a, &out, 2, 1.0, ops::ReduceMap::Identity)
     });
 
+    let halt = ops::Halt::new(ctx, "halt").unwrap();
     let step = AdamStep {
         lr: 1e-3,
         beta1: 1.5,
@@ -126,7 +127,9 @@ fn launchers_refuse_bad_tensors_before_recording() {
         zeros(ctx, &[10], "v"),
         zeros(ctx, &[10], "g"),
     );
-    refused(ctx, |enc| ops::adam_step(enc, &step, &a, &g, (&m, &v)));
+    refused(ctx, |enc| {
+        ops::adam_step(enc, &step, &a, &g, (&m, &v), &halt)
+    });
 }
 
 #[test]

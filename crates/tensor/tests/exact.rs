@@ -102,6 +102,7 @@ fn conv_transpose2d_of_a_single_pixel_stamps_the_kernel() {
 fn adam_takes_two_known_steps() {
     let Some(ctx) = gpu() else { return };
     let param = upload(ctx, &[1], &[1.0], "param");
+    let halt = ops::Halt::new(ctx, "halt").unwrap();
     let (m, v) = (zeros(ctx, &[1], "m"), zeros(ctx, &[1], "v"));
     for (t, g, want) in [(1, 0.5, 0.9998), (2, -0.5, 0.999866666669)] {
         let grad = upload(ctx, &[1], &[g], "grad");
@@ -113,7 +114,7 @@ fn adam_takes_two_known_steps() {
             t,
         };
         run(ctx, |enc| {
-            ops::adam_step(enc, &step, &param, &grad, (&m, &v))
+            ops::adam_step(enc, &step, &param, &grad, (&m, &v), &halt)
         });
         let got = read(ctx, &param)[0];
         // f32 resolution near 1 is 6e-8.
@@ -137,4 +138,66 @@ fn elementwise_kernels_fold_grids_past_65535_workgroups() {
     let values = read(ctx, &out);
     let wrong = values.iter().position(|&v| v != 5.0);
     assert_eq!(wrong, None, "first element not written by the folded grid");
+}
+
+#[test]
+fn a_non_finite_loss_halts_adam_and_the_running_statistics() {
+    let Some(ctx) = gpu() else { return };
+    let halt = ops::Halt::new(ctx, "halt").unwrap();
+    let metrics = upload(
+        ctx,
+        &[2, 3],
+        &[0.5, 0.25, 1.0, 0.5, f64::NAN, 1.0],
+        "metrics",
+    );
+    run(ctx, |enc| {
+        ops::guard_finite(enc, &metrics, (0, 3), 6, &halt)?;
+        ops::guard_finite(enc, &metrics, (3, 3), 7, &halt)?;
+        ops::guard_finite(enc, &metrics, (3, 3), 8, &halt)
+    });
+    assert_eq!(
+        read(ctx, halt.tensor()),
+        [8.0],
+        "the first bad step (7) + 1"
+    );
+
+    let param = upload(ctx, &[2], &[1.0, 2.0], "param");
+    let grad = upload(ctx, &[2], &[0.5, 0.5], "grad");
+    let (m, v) = (zeros(ctx, &[2], "m"), zeros(ctx, &[2], "v"));
+    let step = AdamStep {
+        lr: 0.1,
+        beta1: 0.5,
+        beta2: 0.999,
+        eps: 1e-8,
+        t: 1,
+    };
+    let mut bn = ops::BatchNorm2d::new(ctx, 1, "bn").unwrap();
+    bn.set_halt(&halt);
+    let (x, y) = (
+        upload(ctx, &[2, 1, 1, 1], &[3.0, 5.0], "x"),
+        zeros(ctx, &[2, 1, 1, 1], "y"),
+    );
+    run(ctx, |enc| {
+        ops::adam_step(enc, &step, &param, &grad, (&m, &v), &halt)?;
+        bn.forward(enc, &x, &y, true)
+    });
+    assert_eq!(
+        read(ctx, &param),
+        [1.0, 2.0],
+        "Adam does nothing once halted"
+    );
+    assert_eq!(read(ctx, &m), [0.0, 0.0]);
+    assert_eq!(
+        read(ctx, &bn.running_mean),
+        [0.0],
+        "running statistics frozen"
+    );
+    assert_eq!(read(ctx, &bn.running_var), [1.0]);
+    assert_close(
+        "forward still normalises",
+        &read(ctx, &y),
+        &[-1.0, 1.0],
+        0.0,
+        1e-4,
+    );
 }

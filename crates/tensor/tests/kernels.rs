@@ -418,6 +418,7 @@ fn adam_matches_the_cpu_reference_over_steps_with_changing_hyperparameters() {
     let mut param_data = random(800, count, 1.0);
     let (mut m_data, mut v_data) = (vec![0.0; count], vec![0.0; count]);
     let param = upload(ctx, &[count], &param_data, "param");
+    let halt = ops::Halt::new(ctx, "halt").unwrap();
     let (m, v) = (zeros(ctx, &[count], "m"), zeros(ctx, &[count], "v"));
     for t in 1..=5u64 {
         let grad_data = random(800 + t, count, 0.1);
@@ -431,7 +432,7 @@ fn adam_matches_the_cpu_reference_over_steps_with_changing_hyperparameters() {
             t,
         };
         run(ctx, |enc| {
-            ops::adam_step(enc, &step, &param, &grad, (&m, &v))
+            ops::adam_step(enc, &step, &param, &grad, (&m, &v), &halt)
         });
         cpu::adam_step(&step, &mut param_data, &grad_data, &mut m_data, &mut v_data);
     }

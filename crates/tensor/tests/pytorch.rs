@@ -267,6 +267,7 @@ fn adam_matches_pytorch_over_two_steps() {
     let Some(ctx) = gpu() else { return };
     let want = Fixture::load().values("adam.after");
     let param = upload(ctx, &[1], &[1.0], "param");
+    let halt = ops::Halt::new(ctx, "halt").unwrap();
     let (m, v) = (zeros(ctx, &[1], "m"), zeros(ctx, &[1], "v"));
     let mut got = Vec::new();
     for (t, g) in [(1, 0.5), (2, -0.5)] {
@@ -279,7 +280,7 @@ fn adam_matches_pytorch_over_two_steps() {
             t,
         };
         run(ctx, |enc| {
-            ops::adam_step(enc, &step, &param, &grad, (&m, &v))
+            ops::adam_step(enc, &step, &param, &grad, (&m, &v), &halt)
         });
         got.extend(read(ctx, &param));
     }

@@ -1,6 +1,6 @@
 //! Adam, in place (`shaders/adam.wgsl`).
 
-use super::{check_distinct, check_len, to_u32};
+use super::{check_distinct, check_len, to_u32, Halt};
 use crate::encoder::Encoder;
 use crate::error::{Result, TensorError};
 use crate::shaders;
@@ -64,7 +64,7 @@ impl AdamStep {
 }
 
 /// Records one Adam step of `param` with `grad`, updating the moments `m`
-/// and `v` in place.
+/// and `v` in place; nothing changes once `halt` is set.
 ///
 /// # Shapes
 ///
@@ -79,6 +79,7 @@ pub fn adam_step(
     param: &Tensor,
     grad: &Tensor,
     (m, v): (&Tensor, &Tensor),
+    halt: &Halt,
 ) -> Result<()> {
     const OP: &str = "adam_step";
     for (what, t) in [("grad", grad), ("m", m), ("v", v)] {
@@ -92,7 +93,7 @@ pub fn adam_step(
     enc.dispatch_flat(
         shaders::ADAM_STEP,
         &params,
-        &[grad, param, m, v],
+        &[grad, param, m, v, halt.tensor()],
         param.len(),
     )
 }

@@ -1,6 +1,6 @@
 //! BatchNorm2d: its tensors, forward and backward (`shaders/batch_norm.wgsl`).
 
-use super::{check_distinct, check_rank, check_shape, to_u32};
+use super::{check_distinct, check_rank, check_shape, to_u32, Halt};
 use crate::context::GpuContext;
 use crate::encoder::Encoder;
 use crate::error::{Result, TensorError};
@@ -53,6 +53,8 @@ pub struct BatchNorm2d {
     invstd: Tensor,
     /// The last backward pass's sum dy and sum dy * xhat `[2, C]`.
     sums: Tensor,
+    /// Once set, the running statistics stop updating.
+    halt: Halt,
 }
 
 impl BatchNorm2d {
@@ -91,7 +93,14 @@ impl BatchNorm2d {
             mean: filled("mean", 0.0)?,
             invstd: filled("invstd", 1.0)?,
             sums: Tensor::zeros(ctx, &[2, channels], &format!("{label}.sums"))?,
+            halt: Halt::new(ctx, &format!("{label}.halt"))?,
         })
+    }
+
+    /// Shares a run's halt flag: once it is set, training forward passes
+    /// leave the running statistics as they are.
+    pub fn set_halt(&mut self, halt: &Halt) {
+        self.halt = halt.clone();
     }
 
     /// Records `y = batch_norm(x)`; in training also the running-statistics
@@ -126,6 +135,7 @@ impl BatchNorm2d {
             &self.running_var,
             &self.mean,
             &self.invstd,
+            self.halt.tensor(),
         ];
         enc.dispatch_groups(shaders::BATCH_NORM_STATS, &params, &stats, self.channels)?;
         let normalize = [x, &self.mean, &self.invstd, &self.gamma, &self.beta, y];

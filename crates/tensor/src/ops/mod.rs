@@ -14,6 +14,7 @@ mod adam;
 mod batch_norm;
 mod conv;
 mod elementwise;
+mod guard;
 mod loss;
 mod random;
 
@@ -26,6 +27,7 @@ pub use conv::{
     ConvTranspose2d,
 };
 pub use elementwise::{add, axpy, fill, reduce_sum, scale, ReduceMap};
+pub use guard::{guard_finite, Halt};
 pub use loss::{loss_backward, loss_forward, Loss};
 pub use random::{random_normal, random_uniform, Philox};
 
@@ -37,6 +39,7 @@ pub mod params {
     pub use super::batch_norm::BatchNormParams;
     pub use super::conv::ConvParams;
     pub use super::elementwise::{ElementwiseParams, ReduceParams};
+    pub use super::guard::GuardParams;
     pub use super::loss::LossParams;
     pub use super::random::RandomParams;
 }
