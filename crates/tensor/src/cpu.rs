@@ -279,6 +279,21 @@ pub fn reduce_sum(x: &[f64], scale: f64, map: ReduceMap) -> f64 {
     scale * mapped.sum::<f64>()
 }
 
+/// Gaussian kernel matrix `[n, m]` between the rows of `a` (n rows) and
+/// `b`, averaged over the bandwidths `sigmas`.
+pub fn rbf_kernel(a: &[f64], n: usize, b: &[f64], m: usize, sigmas: &[f64]) -> Vec<f64> {
+    let d = a.len() / n;
+    let mut out = Vec::with_capacity(n * m);
+    for i in 0..n {
+        for j in 0..m {
+            let dist: f64 = (0..d).map(|k| (a[i * d + k] - b[j * d + k]).powi(2)).sum();
+            let sum: f64 = sigmas.iter().map(|s| (-dist / (2.0 * s * s)).exp()).sum();
+            out.push(sum / sigmas.len() as f64);
+        }
+    }
+    out
+}
+
 /// One Adam step, as PyTorch's `torch.optim.Adam` (no weight decay).
 pub fn adam_step(step: &AdamStep, param: &mut [f64], grad: &[f64], m: &mut [f64], v: &mut [f64]) {
     let (b1, b2) = (step.beta1 as f64, step.beta2 as f64);

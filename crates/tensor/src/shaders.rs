@@ -48,6 +48,7 @@ shader_files! {
     ELEMENTWISE = "elementwise.wgsl";
     GUARD = "guard.wgsl";
     LOSS = "loss.wgsl";
+    MMD = "mmd.wgsl";
     RANDOM = "random.wgsl";
     REDUCE = "reduce.wgsl";
 }
@@ -93,6 +94,7 @@ kernels! {
     BCE_WITH_LOGITS_BACKWARD = LOSS, "loss.wgsl", "bce_with_logits_backward", [1, 2, 4];
     MSE_FORWARD = LOSS, "loss.wgsl", "mse_forward", [1, 2, 3];
     MSE_BACKWARD = LOSS, "loss.wgsl", "mse_backward", [1, 2, 4];
+    RBF_KERNEL = MMD, "mmd.wgsl", "rbf_kernel", [1, 2, 3];
     REDUCE_SUM = REDUCE, "reduce.wgsl", "reduce_sum", [1, 2];
     FILL = ELEMENTWISE, "elementwise.wgsl", "fill", [3];
     SCALE = ELEMENTWISE, "elementwise.wgsl", "scale", [3];
@@ -197,6 +199,7 @@ mod tests {
                 size_of::<params::ReduceParams>(),
             ),
             ("loss.wgsl", "LossParams", size_of::<params::LossParams>()),
+            ("mmd.wgsl", "RbfParams", size_of::<params::RbfParams>()),
             (
                 "random.wgsl",
                 "RandomParams",

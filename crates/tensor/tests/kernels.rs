@@ -500,3 +500,17 @@ fn noise_matches_the_cpu_philox_and_is_reproducible() {
     assert!((mean - 0.5).abs() < 0.1, "normal mean {mean}");
     assert!((var.sqrt() - 2.0).abs() < 0.1, "normal std {}", var.sqrt());
 }
+
+#[test]
+fn rbf_kernel_matches_the_cpu_reference() {
+    let Some(ctx) = gpu() else { return };
+    let (n, m, d) = (5, 7, 30);
+    let (a_data, b_data) = (random(900, n * d, 1.0), random(901, m * d, 1.0));
+    let a = upload(ctx, &[n, 1, 5, 6], &a_data, "a");
+    let b = upload(ctx, &[m, 1, 5, 6], &b_data, "b");
+    let out = zeros(ctx, &[n, m], "k");
+    let sigmas = [1.0, 4.0, 16.0];
+    run(ctx, |enc| ops::rbf_kernel(enc, &a, &b, &out, &sigmas));
+    let want = cpu::rbf_kernel(&a_data, n, &b_data, m, &[1.0, 4.0, 16.0]);
+    assert_close("rbf_kernel", &read(ctx, &out), &want, 1e-4, 1e-6);
+}

@@ -16,6 +16,7 @@ mod conv;
 mod elementwise;
 mod guard;
 mod loss;
+mod mmd;
 mod random;
 
 pub use activation::{activation_backward, activation_forward, Activation};
@@ -29,6 +30,7 @@ pub use conv::{
 pub use elementwise::{add, axpy, fill, reduce_sum, scale, ReduceMap};
 pub use guard::{guard_finite, Halt};
 pub use loss::{loss_backward, loss_forward, Loss};
+pub use mmd::rbf_kernel;
 pub use random::{random_normal, random_uniform, Philox};
 
 #[doc(hidden)]
@@ -41,6 +43,7 @@ pub mod params {
     pub use super::elementwise::{ElementwiseParams, ReduceParams};
     pub use super::guard::GuardParams;
     pub use super::loss::LossParams;
+    pub use super::mmd::RbfParams;
     pub use super::random::RandomParams;
 }
 
