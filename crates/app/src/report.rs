@@ -119,7 +119,7 @@ pub fn limit_rows(limits: &wgpu::Limits) -> Vec<(&'static str, String)> {
     vec![
         (
             "Largest storage binding",
-            bytes(u64::from(limits.max_storage_buffer_binding_size)),
+            bytes(limits.max_storage_buffer_binding_size),
         ),
         ("Largest buffer", bytes(limits.max_buffer_size)),
         (
@@ -157,7 +157,7 @@ pub fn count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(digit);
