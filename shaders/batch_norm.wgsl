@@ -8,7 +8,9 @@
 // (divide by m = n * hw) and moves the running variance toward the unbiased
 // one (divide by m - 1), with momentum:
 //     running = (1 - momentum) * running + momentum * batch_statistic.
-// Eval normalises with the running statistics.
+// Eval normalises with the running statistics. A third mode normalises
+// with the batch statistics and leaves the running ones alone, so a sample
+// drawn as in training changes no state.
 //
 // Numerics: the mean is accumulated around a shift (the channel's first
 // value) and the variance in a second pass over (x - mean)^2, so channels
@@ -29,7 +31,8 @@ struct BatchNormParams {
     n: u32,
     c: u32,
     hw: u32,
-    // 1: batch statistics (training); 0: running statistics (eval).
+    // 0: running statistics (eval); 1: batch statistics, running ones
+    // updated (training); 2: batch statistics, running ones untouched.
     training: u32,
     eps: f32,
     momentum: f32,
@@ -117,7 +120,7 @@ fn batch_norm_stats(
         let unbiased = sum_squares / f32(m - 1u);
         mean[ch] = batch_mean;
         invstd[ch] = 1.0 / sqrt(biased + p.eps);
-        if halt[0] != 0.0 {
+        if p.training != 1u || halt[0] != 0.0 {
             return;
         }
         running_mean[ch] = (1.0 - p.momentum) * running_mean[ch] + p.momentum * batch_mean;

@@ -178,6 +178,44 @@ impl<'c> Encoder<'c> {
         Ok(())
     }
 
+    /// Records a copy of `count` elements from `src[src_start..]` into a raw
+    /// buffer at byte `dst_offset`, e.g. a `MAP_READ` staging buffer for an
+    /// asynchronous readback.
+    ///
+    /// # Errors
+    ///
+    /// [`TensorError::InvalidArgument`] when the range falls outside `src`
+    /// or `dst`.
+    pub fn copy_to_buffer(
+        &mut self,
+        src: &Tensor,
+        src_start: usize,
+        dst: &wgpu::Buffer,
+        dst_offset: u64,
+        count: usize,
+    ) -> Result<()> {
+        let size = count as u64 * 4;
+        if count == 0 || src_start + count > src.len() || dst_offset + size > dst.size() {
+            return Err(TensorError::InvalidArgument {
+                op: "copy_to_buffer",
+                message: format!(
+                    "{count} elements from {src_start} of {:?} into byte {dst_offset} of a \
+                     {}-byte buffer do not fit",
+                    src.shape(),
+                    dst.size()
+                ),
+            });
+        }
+        self.commands.push(Command::Copy {
+            src: src.buffer().clone(),
+            src_offset: src_start as u64 * 4,
+            dst: dst.clone(),
+            dst_offset,
+            size,
+        });
+        Ok(())
+    }
+
     /// Encodes everything recorded into one command buffer and submits it.
     /// Returns without waiting for the GPU.
     pub fn submit(self) -> wgpu::SubmissionIndex {

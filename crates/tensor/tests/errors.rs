@@ -4,7 +4,7 @@
 mod common;
 
 use common::{gpu, zeros};
-use webgan_tensor::ops::{self, Activation, AdamStep, Conv2d, ConvTranspose2d, Loss};
+use webgan_tensor::ops::{self, Activation, AdamStep, Conv2d, ConvTranspose2d, Loss, NormMode};
 use webgan_tensor::{Encoder, Tensor, TensorError};
 
 #[test]
@@ -140,13 +140,13 @@ fn batch_norm_refuses_wrong_channels_and_single_values() {
         zeros(ctx, &[2, 4, 5, 5], "x"),
         zeros(ctx, &[2, 4, 5, 5], "y"),
     );
-    let error = refused(ctx, |enc| bn.forward(enc, &x, &y, true));
+    let error = refused(ctx, |enc| bn.forward(enc, &x, &y, NormMode::Train));
     assert!(error.to_string().contains("[2, 3, 5, 5]"), "{error}");
     let (one, one_y) = (
         zeros(ctx, &[1, 3, 1, 1], "x"),
         zeros(ctx, &[1, 3, 1, 1], "y"),
     );
-    let error = refused(ctx, |enc| bn.forward(enc, &one, &one_y, true));
+    let error = refused(ctx, |enc| bn.forward(enc, &one, &one_y, NormMode::Train));
     assert!(
         error
             .to_string()
@@ -155,7 +155,7 @@ fn batch_norm_refuses_wrong_channels_and_single_values() {
     );
     // Eval needs no batch statistics, so a single value is fine.
     let mut enc = Encoder::new(ctx);
-    bn.forward(&mut enc, &one, &one_y, false).unwrap();
+    bn.forward(&mut enc, &one, &one_y, NormMode::Eval).unwrap();
     assert!(!enc.is_empty());
 }
 

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{assert_close, gpu, read, run, upload, zeros};
-use webgan_tensor::ops::{self, Activation, AdamStep, ConvTranspose2d, Loss};
+use webgan_tensor::ops::{self, Activation, AdamStep, ConvTranspose2d, Loss, NormMode};
 
 #[test]
 fn bce_with_logits_is_exact_and_finite_at_extreme_logits() {
@@ -55,7 +55,7 @@ fn batch_norm_keeps_precision_for_a_large_mean() {
         "x",
     );
     let y = zeros(ctx, &[4, 1, 1, 1], "y");
-    run(ctx, |enc| bn.forward(enc, &x, &y, true));
+    run(ctx, |enc| bn.forward(enc, &x, &y, NormMode::Train));
     let want = [-1.34164, -0.44721, 0.44721, 1.34164];
     assert_close("normalised", &read(ctx, &y), &want, 0.0, 2e-5);
     // Running statistics: mean 0.1 * 10001.5, unbiased variance 5/3.
@@ -179,7 +179,7 @@ fn a_non_finite_loss_halts_adam_and_the_running_statistics() {
     );
     run(ctx, |enc| {
         ops::adam_step(enc, &step, &param, &grad, (&m, &v), &halt)?;
-        bn.forward(enc, &x, &y, true)
+        bn.forward(enc, &x, &y, NormMode::Train)
     });
     assert_eq!(
         read(ctx, &param),
@@ -200,4 +200,22 @@ fn a_non_finite_loss_halts_adam_and_the_running_statistics() {
         0.0,
         1e-4,
     );
+}
+
+#[test]
+fn batch_only_mode_normalises_like_training_and_changes_no_state() {
+    let Some(ctx) = gpu() else { return };
+    let bn = ops::BatchNorm2d::new(ctx, 1, "bn").unwrap();
+    let x = upload(
+        ctx,
+        &[4, 1, 1, 1],
+        &[10000.0, 10001.0, 10002.0, 10003.0],
+        "x",
+    );
+    let y = zeros(ctx, &[4, 1, 1, 1], "y");
+    run(ctx, |enc| bn.forward(enc, &x, &y, NormMode::BatchOnly));
+    let want = [-1.34164, -0.44721, 0.44721, 1.34164];
+    assert_close("normalised", &read(ctx, &y), &want, 0.0, 2e-5);
+    assert_eq!(read(ctx, &bn.running_mean), [0.0]);
+    assert_eq!(read(ctx, &bn.running_var), [1.0]);
 }

@@ -6,7 +6,8 @@ mod common;
 use common::{assert_close, gpu, max_abs, random, read, run, upload, zeros};
 use webgan_tensor::cpu;
 use webgan_tensor::ops::{
-    self, Activation, AdamStep, Conv2d, ConvGeometry, ConvTranspose2d, Loss, Philox, ReduceMap,
+    self, Activation, AdamStep, Conv2d, ConvGeometry, ConvTranspose2d, Loss, NormMode, Philox,
+    ReduceMap,
 };
 use webgan_tensor::GpuContext;
 
@@ -200,9 +201,9 @@ fn batch_norm_train_and_eval_match_the_cpu_reference() {
             zeros(ctx, &shape, "y_eval"),
         );
         run(ctx, |enc| {
-            bn.forward(enc, &x, &y, true)?;
-            bn.backward(enc, &x, &dy, &dx, true, true)?;
-            bn.forward(enc, &x, &y_eval, false)
+            bn.forward(enc, &x, &y, NormMode::Train)?;
+            bn.backward(enc, &x, &dy, &dx, NormMode::Train, true)?;
+            bn.forward(enc, &x, &y_eval, NormMode::Eval)
         });
 
         let s3 = [n, c, hw];

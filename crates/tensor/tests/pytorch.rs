@@ -5,7 +5,7 @@ mod common;
 
 use common::{assert_close, gpu, max_abs, read, run, upload, zeros};
 use safetensors::SafeTensors;
-use webgan_tensor::ops::{self, Activation, AdamStep, Conv2d, ConvTranspose2d, Loss};
+use webgan_tensor::ops::{self, Activation, AdamStep, Conv2d, ConvTranspose2d, Loss, NormMode};
 use webgan_tensor::GpuContext;
 
 const FIXTURE: &[u8] = include_bytes!("fixtures/pytorch_kernels.safetensors");
@@ -149,9 +149,9 @@ fn batch_norm_matches_pytorch_in_train_and_eval() {
             zeros(ctx, &shape, "y_eval"),
         );
         run(ctx, |enc| {
-            bn.forward(enc, &x, &y, true)?;
-            bn.backward(enc, &x, &dy, &dx, true, false)?;
-            bn.forward(enc, &x, &y_eval, false)
+            bn.forward(enc, &x, &y, NormMode::Train)?;
+            bn.backward(enc, &x, &dy, &dx, NormMode::Train, false)?;
+            bn.forward(enc, &x, &y_eval, NormMode::Eval)
         });
         assert_matches(&name("y"), &read(ctx, &y), &f.values(&name("y")));
         assert_matches(&name("dx"), &read(ctx, &dx), &f.values(&name("dx")));

@@ -21,6 +21,33 @@ pub struct BatchNormParams {
     pub _pad: u32,
 }
 
+/// Which statistics a batch-norm pass normalises with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NormMode {
+    /// The batch's mean and biased variance; the running statistics move
+    /// toward them (PyTorch's train mode).
+    Train,
+    /// The batch's statistics, running statistics untouched: what a sample
+    /// drawn "as in training" uses, so drawing changes no state.
+    BatchOnly,
+    /// The running statistics (PyTorch's eval mode).
+    Eval,
+}
+
+impl NormMode {
+    fn uses_batch(self) -> bool {
+        self != NormMode::Eval
+    }
+
+    fn code(self) -> u32 {
+        match self {
+            NormMode::Eval => 0,
+            NormMode::Train => 1,
+            NormMode::BatchOnly => 2,
+        }
+    }
+}
+
 /// A batch-norm layer over `[N, C, H, W]`, as PyTorch's `BatchNorm2d(C)`:
 /// its parameters, their gradients, its running statistics, and what the
 /// forward pass saves for the backward pass.
@@ -103,8 +130,8 @@ impl BatchNorm2d {
         self.halt = halt.clone();
     }
 
-    /// Records `y = batch_norm(x)`; in training also the running-statistics
-    /// update. Saves the statistics used for [`BatchNorm2d::backward`].
+    /// Records `y = batch_norm(x)` with the statistics `mode` says; in
+    /// [`NormMode::Train`] also the running-statistics update. Saves the statistics used for [`BatchNorm2d::backward`].
     ///
     /// # Shapes
     ///
@@ -114,16 +141,16 @@ impl BatchNorm2d {
     ///
     /// Shapes that do not fit; training with a single value per channel
     /// (its variance is undefined, as in PyTorch).
-    pub fn forward(&self, enc: &mut Encoder, x: &Tensor, y: &Tensor, training: bool) -> Result<()> {
+    pub fn forward(&self, enc: &mut Encoder, x: &Tensor, y: &Tensor, mode: NormMode) -> Result<()> {
         const OP: &str = "batch_norm_forward";
-        let params = self.params(OP, x, training, false)?;
+        let params = self.params(OP, x, mode, false)?;
         check_shape(OP, "output", y, x.shape())?;
         check_distinct(OP, x, y)?;
-        if training && params.n * params.hw < 2 {
+        if mode.uses_batch() && params.n * params.hw < 2 {
             return Err(TensorError::InvalidArgument {
                 op: OP,
                 message: format!(
-                    "training needs more than one value per channel, got shape {:?}",
+                    "batch statistics need more than one value per channel, got shape {:?}",
                     x.shape()
                 ),
             });
@@ -144,7 +171,7 @@ impl BatchNorm2d {
 
     /// Records dx, and dgamma and dbeta (added to what they hold with
     /// `accumulate`), for the forward pass that was last recorded on this
-    /// layer with the same `x` and `training`.
+    /// layer with the same `x` and `mode`.
     ///
     /// # Shapes
     ///
@@ -159,11 +186,11 @@ impl BatchNorm2d {
         x: &Tensor,
         dy: &Tensor,
         dx: &Tensor,
-        training: bool,
+        mode: NormMode,
         accumulate: bool,
     ) -> Result<()> {
         const OP: &str = "batch_norm_backward";
-        let params = self.params(OP, x, training, accumulate)?;
+        let params = self.params(OP, x, mode, accumulate)?;
         check_shape(OP, "dy", dy, x.shape())?;
         check_shape(OP, "dx", dx, x.shape())?;
         check_distinct(OP, x, dx)?;
@@ -185,7 +212,7 @@ impl BatchNorm2d {
         &self,
         op: &'static str,
         x: &Tensor,
-        training: bool,
+        mode: NormMode,
         accumulate: bool,
     ) -> Result<BatchNormParams> {
         check_rank(op, "input", x, 4)?;
@@ -202,7 +229,7 @@ impl BatchNorm2d {
             n: to_u32(op, "n", n)?,
             c: to_u32(op, "c", c)?,
             hw: to_u32(op, "h * w", h * w)?,
-            training: training as u32,
+            training: mode.code(),
             eps: self.eps,
             momentum: self.momentum,
             accumulate: accumulate as u32,

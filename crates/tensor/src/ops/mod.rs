@@ -21,7 +21,7 @@ mod random;
 
 pub use activation::{activation_backward, activation_forward, Activation};
 pub use adam::{adam_step, AdamStep};
-pub use batch_norm::BatchNorm2d;
+pub use batch_norm::{BatchNorm2d, NormMode};
 pub use conv::{
     conv2d_backward_input, conv2d_backward_weight, conv2d_forward, conv_transpose2d_backward_input,
     conv_transpose2d_backward_weight, conv_transpose2d_forward, Conv2d, ConvGeometry,
