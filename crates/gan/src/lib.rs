@@ -11,6 +11,7 @@ pub mod error;
 pub mod metrics;
 pub mod model;
 pub mod parity;
+pub mod picture;
 pub mod trainer;
 
 pub use config::{GanLoss, Hyper, ModelConfig, Preset};

@@ -1,1 +1,507 @@
+//! `webgan`: train the DCGAN of `MODEL.md` natively on the machine's GPU,
+//! draw samples from a checkpoint, check one iteration against PyTorch,
+//! and time the model.
+
+#[cfg(target_arch = "wasm32")]
 fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() -> std::process::ExitCode {
+    native::main()
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod native {
+    use std::io::Write;
+    use std::path::{Path, PathBuf};
+    use std::process::ExitCode;
+    use std::time::Instant;
+
+    use anyhow::{bail, Context, Result};
+    use clap::{Args, Parser, Subcommand};
+    use indicatif::{ProgressBar, ProgressStyle};
+    use webgan::data::{bundled_mnist, Dataset};
+    use webgan::{picture, GanError, GanLoss, Hyper, ModelConfig, Preset, StepMetrics, Trainer};
+    use webgan_tensor::{Encoder, GpuContext};
+
+    #[derive(Parser)]
+    #[command(
+        name = "webgan",
+        version,
+        about = "Train a DCGAN on the GPU (WebGPU kernels, natively)"
+    )]
+    struct Cli {
+        #[command(subcommand)]
+        command: Command,
+    }
+
+    #[derive(Subcommand)]
+    enum Command {
+        /// Train on MNIST (bundled) or your own images.
+        Train(TrainArgs),
+        /// Write an 8x8 PNG grid of samples from a checkpoint.
+        Sample {
+            /// A checkpoint written by `webgan train` or the web page.
+            checkpoint: PathBuf,
+            /// Output PNG.
+            #[arg(long, default_value = "samples.png")]
+            out: PathBuf,
+            /// Seed of the noise (default: the run's seed).
+            #[arg(long)]
+            seed: Option<u64>,
+        },
+        /// Run one iteration from a PyTorch parity fixture and compare.
+        Parity {
+            /// Fixtures written by tools/pytorch/parity.py.
+            #[arg(required = true)]
+            fixtures: Vec<PathBuf>,
+        },
+        /// Time one training iteration per preset on this GPU.
+        Bench {
+            /// Timed iterations per preset (after warm-up).
+            #[arg(long, default_value_t = 10)]
+            iterations: usize,
+            /// Presets to time (default: all).
+            #[arg(long, value_parser = parse_preset)]
+            preset: Vec<Preset>,
+        },
+    }
+
+    fn parse_preset(s: &str) -> std::result::Result<Preset, String> {
+        s.parse().map_err(|e: GanError| e.to_string())
+    }
+
+    fn parse_loss(s: &str) -> std::result::Result<GanLoss, String> {
+        s.parse().map_err(|e: GanError| e.to_string())
+    }
+
+    #[derive(Args)]
+    struct TrainArgs {
+        /// Model sizes: tiny, standard or large (MODEL.md).
+        #[arg(long, default_value = "standard", value_parser = parse_preset)]
+        preset: Preset,
+        /// Noise length (overrides the preset).
+        #[arg(long)]
+        nz: Option<usize>,
+        /// Generator width (overrides the preset).
+        #[arg(long)]
+        ngf: Option<usize>,
+        /// Discriminator width (overrides the preset).
+        #[arg(long)]
+        ndf: Option<usize>,
+        /// Images per batch (overrides the preset).
+        #[arg(long)]
+        batch: Option<usize>,
+        /// Training iterations.
+        #[arg(long, default_value_t = 1000)]
+        steps: u64,
+        /// Generator learning rate.
+        #[arg(long, default_value_t = 2e-4)]
+        lr_g: f32,
+        /// Discriminator learning rate.
+        #[arg(long, default_value_t = 2e-4)]
+        lr_d: f32,
+        /// Adam's beta1 for both networks.
+        #[arg(long, default_value_t = 0.5)]
+        beta1: f32,
+        /// non-saturating, minimax or least-squares.
+        #[arg(long, default_value = "non-saturating", value_parser = parse_loss)]
+        loss: GanLoss,
+        /// Discriminator steps per generator step.
+        #[arg(long, default_value_t = 1)]
+        d_steps: u32,
+        /// Seed of the weights, the noise and the data order.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// An MNIST-format IDX image file (.gz or not) or a folder of PNG/JPEG
+        /// images; default: the 10,000 bundled MNIST digits.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Folder for samples, metrics.csv, checkpoints and losses.png.
+        #[arg(long, default_value = "run")]
+        out: PathBuf,
+        /// Save a checkpoint every this many steps (0: only at the end).
+        #[arg(long, default_value_t = 500)]
+        checkpoint_every: u64,
+        /// Write a sample grid every this many steps (0: only at the end).
+        #[arg(long, default_value_t = 100)]
+        sample_every: u64,
+        /// Compute the sample-quality figure (MMD) every this many steps.
+        #[arg(long, default_value_t = 50)]
+        quality_every: u64,
+        /// Continue the run saved in this checkpoint (its sizes and settings
+        /// win over the options above, except --steps, --data and --out).
+        #[arg(long)]
+        resume: Option<PathBuf>,
+    }
+
+    pub fn main() -> ExitCode {
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+        let cli = Cli::parse();
+        let result = match cli.command {
+            Command::Train(args) => train(args),
+            Command::Sample {
+                checkpoint,
+                out,
+                seed,
+            } => sample(&checkpoint, &out, seed),
+            Command::Parity { fixtures } => parity(&fixtures),
+            Command::Bench { iterations, preset } => bench(iterations, &preset),
+        };
+        match result {
+            Ok(code) => code,
+            Err(error) => {
+                eprintln!("webgan: {error:#}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+
+    fn context() -> Result<GpuContext> {
+        let ctx = pollster::block_on(GpuContext::new())?;
+        eprintln!("GPU: {}", ctx.adapter());
+        Ok(ctx)
+    }
+
+    fn load_data(path: Option<&Path>) -> Result<Dataset> {
+        Ok(match path {
+            Some(path) => Dataset::from_path(path)?,
+            None => bundled_mnist()?,
+        })
+    }
+
+    fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+        std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    fn train(args: TrainArgs) -> Result<ExitCode> {
+        let mut config = args.preset.config();
+        config.nz = args.nz.unwrap_or(config.nz);
+        config.ngf = args.ngf.unwrap_or(config.ngf);
+        config.ndf = args.ndf.unwrap_or(config.ndf);
+        config.batch = args.batch.unwrap_or(config.batch);
+        let hyper = Hyper {
+            lr_g: args.lr_g,
+            lr_d: args.lr_d,
+            beta1: args.beta1,
+            d_steps: args.d_steps,
+            loss: args.loss,
+            ..Hyper::default()
+        };
+        let data = load_data(args.data.as_deref())?;
+        std::fs::create_dir_all(args.out.join("samples"))
+            .with_context(|| format!("cannot create {}", args.out.display()))?;
+        let ctx = context()?;
+
+        let resume = args
+            .resume
+            .as_ref()
+            .map(|p| std::fs::read(p).map(|b| (p, b)));
+        let resume = resume
+            .transpose()
+            .context("cannot read the checkpoint to resume")?;
+        let mut trainer = match &resume {
+            Some((path, bytes)) => {
+                let name = path.display().to_string();
+                let info = webgan::checkpoint::Checkpoint::parse(&name, bytes)?.info;
+                let mut trainer = Trainer::new(&ctx, info.config, info.hyper, info.seed, data)?;
+                trainer.load_checkpoint(&name, bytes)?;
+                eprintln!("resumed {name} at step {}", trainer.step());
+                trainer
+            }
+            None => Trainer::new(&ctx, config, hyper, args.seed, data)?,
+        };
+        trainer.quality_every = args.quality_every;
+        let config = trainer.config();
+        eprintln!(
+            "training nz {} ngf {} ndf {} batch {} on {} ({} images), {} steps, loss {}",
+            config.nz,
+            config.ngf,
+            config.ndf,
+            config.batch,
+            trainer.data().source(),
+            trainer.data().len(),
+            args.steps,
+            trainer.hyper.loss
+        );
+        let run = TrainRun::new(&args, &trainer)?;
+        run.go(&mut trainer, &args)
+    }
+
+    /// The files of a training run.
+    struct TrainRun {
+        csv: std::io::BufWriter<std::fs::File>,
+        fixed_noise: webgan_tensor::Tensor,
+        history: Vec<StepMetrics>,
+    }
+
+    impl TrainRun {
+        fn new(args: &TrainArgs, trainer: &Trainer) -> Result<Self> {
+            let path = args.out.join("metrics.csv");
+            let append = args.resume.is_some() && path.exists();
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(append)
+                .write(true)
+                .truncate(!append)
+                .open(&path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            let mut csv = std::io::BufWriter::new(file);
+            if !append {
+                writeln!(
+                    csv,
+                    "step,loss_d,loss_d_real,loss_d_fake,loss_g,d_x,d_g_z1,d_g_z2,quality"
+                )?;
+            }
+            Ok(Self {
+                csv,
+                fixed_noise: trainer.fixed_noise(64)?,
+                history: Vec::new(),
+            })
+        }
+
+        fn record(&mut self, metrics: Vec<StepMetrics>) -> Result<()> {
+            for m in metrics {
+                let quality = m.quality.map(|q| q.to_string()).unwrap_or_default();
+                writeln!(
+                    self.csv,
+                    "{},{},{},{},{},{},{},{},{}",
+                    m.step,
+                    m.loss_d(),
+                    m.loss_d_real,
+                    m.loss_d_fake,
+                    m.loss_g,
+                    m.d_x,
+                    m.d_g_z1,
+                    m.d_g_z2,
+                    quality
+                )?;
+                self.history.push(m);
+            }
+            Ok(())
+        }
+
+        fn samples(&self, trainer: &mut Trainer, path: &Path) -> Result<()> {
+            let ctx = trainer.context().clone();
+            let mut enc = Encoder::new(&ctx);
+            let images = trainer.record_samples(&mut enc, &self.fixed_noise)?.clone();
+            enc.submit();
+            let values = pollster::block_on(images.read(&ctx))?;
+            write(path, &picture::grid_png(&values, 8)?)
+        }
+
+        fn checkpoint(&self, trainer: &Trainer, path: &Path) -> Result<()> {
+            let bytes = pollster::block_on(trainer.save_checkpoint())?;
+            write(path, &bytes)
+        }
+
+        fn go(mut self, trainer: &mut Trainer, args: &TrainArgs) -> Result<ExitCode> {
+            let last = trainer.step() + args.steps;
+            let bar = ProgressBar::new(args.steps);
+            let style = "{bar:30} {pos}/{len} steps  {per_sec}  eta {eta}  {msg}";
+            bar.set_style(ProgressStyle::with_template(style).expect("valid template"));
+            let start = Instant::now();
+            let mut outcome = Ok(());
+            while trainer.step() < last {
+                if let Err(error) = trainer.train_step().and_then(|()| trainer.throttle(4)) {
+                    outcome = Err(error);
+                    break;
+                }
+                let step = trainer.step();
+                trainer.poll()?;
+                let metrics = trainer.take_metrics();
+                if let Some(m) = metrics.last() {
+                    bar.set_message(format!(
+                        "loss_d {:.3} loss_g {:.3} D(x) {:.2} D(G(z)) {:.2}",
+                        m.loss_d(),
+                        m.loss_g,
+                        m.d_x,
+                        m.d_g_z2
+                    ));
+                }
+                self.record(metrics)?;
+                bar.inc(1);
+                if args.sample_every > 0 && step % args.sample_every == 0 {
+                    self.samples(
+                        trainer,
+                        &args.out.join(format!("samples/step_{step:06}.png")),
+                    )?;
+                }
+                if args.checkpoint_every > 0 && step % args.checkpoint_every == 0 {
+                    self.checkpoint(trainer, &args.out.join("checkpoint.safetensors"))?;
+                }
+            }
+            bar.finish();
+            if outcome.is_ok() {
+                outcome = pollster::block_on(trainer.flush());
+            }
+            self.record(trainer.take_metrics())?;
+            self.csv.flush()?;
+            self.finish(trainer, args, start, outcome)
+        }
+
+        fn finish(
+            &self,
+            trainer: &mut Trainer,
+            args: &TrainArgs,
+            start: Instant,
+            outcome: webgan::Result<()>,
+        ) -> Result<ExitCode> {
+            write(
+                &args.out.join("losses.png"),
+                &picture::loss_chart_png(&self.history)?,
+            )?;
+            let qualities: Vec<_> = self
+                .history
+                .iter()
+                .filter_map(|m| m.quality.map(|q| (m.step, q)))
+                .collect();
+            if let (Some(first), Some(last)) = (qualities.first(), qualities.last()) {
+                eprintln!(
+                    "quality (MMD^2, lower is better): {:.4} at step {} -> {:.4} at step {}",
+                    first.1, first.0, last.1, last.0
+                );
+            }
+            match outcome {
+                Ok(()) => {
+                    self.checkpoint(trainer, &args.out.join("checkpoint.safetensors"))?;
+                    self.samples(trainer, &args.out.join("samples/final.png"))?;
+                    let seconds = start.elapsed().as_secs_f64();
+                    eprintln!(
+                        "done: {} steps in {seconds:.1} s ({:.2} steps/s); wrote {}",
+                        args.steps,
+                        args.steps as f64 / seconds,
+                        args.out.display()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(GanError::Diverged { step }) => {
+                    let path = args.out.join("last_good.safetensors");
+                    self.checkpoint(trainer, &path)?;
+                    eprintln!(
+                        "webgan: a loss became NaN or infinite at step {step}; the state before it is \
+                         saved in {} (resume it with a lower learning rate)",
+                        path.display()
+                    );
+                    Ok(ExitCode::from(2))
+                }
+                Err(error) => {
+                    let path = args.out.join("last.safetensors");
+                    if self.checkpoint(trainer, &path).is_ok() {
+                        eprintln!("saved the run so far in {}", path.display());
+                    }
+                    bail!(error)
+                }
+            }
+        }
+    }
+
+    fn sample(checkpoint: &Path, out: &Path, seed: Option<u64>) -> Result<ExitCode> {
+        let bytes = std::fs::read(checkpoint)
+            .with_context(|| format!("cannot read {}", checkpoint.display()))?;
+        let name = checkpoint.display().to_string();
+        let info = webgan::checkpoint::Checkpoint::parse(&name, &bytes)?.info;
+        let ctx = context()?;
+        let mut trainer = Trainer::new(
+            &ctx,
+            info.config,
+            info.hyper,
+            seed.unwrap_or(info.seed),
+            bundled_mnist()?,
+        )?;
+        trainer.load_checkpoint(&name, &bytes)?;
+        if let Some(seed) = seed {
+            trainer.reseed(seed);
+        }
+        let noise = trainer.fixed_noise(64)?;
+        let mut enc = Encoder::new(&ctx);
+        let images = trainer.record_samples(&mut enc, &noise)?.clone();
+        enc.submit();
+        let values = pollster::block_on(images.read(&ctx))?;
+        write(out, &picture::grid_png(&values, 8)?)?;
+        eprintln!(
+            "wrote {} (step {} of the run)",
+            out.display(),
+            info.counters.step
+        );
+        Ok(ExitCode::SUCCESS)
+    }
+
+    fn parity(fixtures: &[PathBuf]) -> Result<ExitCode> {
+        let ctx = context()?;
+        let mut all_ok = true;
+        for path in fixtures {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let report = pollster::block_on(webgan::parity::run(
+                &ctx,
+                &path.display().to_string(),
+                &bytes,
+            ))?;
+            println!("{}", path.display());
+            println!(
+                "  {:<52} {:>10} {:>10}  {}",
+                "tensor or scalar", "max abs", "max rel", "limit"
+            );
+            for c in &report.comparisons {
+                let mark = if c.ok { " " } else { "!" };
+                println!(
+                    "{mark} {:<52} {:>10.2e} {:>10.2e}  {}",
+                    c.name, c.max_abs, c.max_rel, c.limit
+                );
+            }
+            let failed = report.comparisons.iter().filter(|c| !c.ok).count();
+            println!(
+                "  {}: {} compared, {failed} outside their limits\n",
+                if failed == 0 { "PASS" } else { "FAIL" },
+                report.comparisons.len()
+            );
+            all_ok &= failed == 0;
+        }
+        Ok(if all_ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        })
+    }
+
+    fn bench(iterations: usize, presets: &[Preset]) -> Result<ExitCode> {
+        let presets = if presets.is_empty() {
+            Preset::ALL.to_vec()
+        } else {
+            presets.to_vec()
+        };
+        let ctx = context()?;
+        println!("median ms per training iteration (MODEL.md), {iterations} timed after 3 warm-up");
+        println!(
+            "{:<10} {:>6} {:>12} {:>10} {:>10}",
+            "preset", "batch", "GFLOP/iter", "ms", "GFLOP/s"
+        );
+        for preset in presets {
+            let config: ModelConfig = preset.config();
+            let mut trainer = Trainer::new(&ctx, config, Hyper::default(), 1, bundled_mnist()?)?;
+            trainer.quality_every = 0;
+            let mut times = Vec::new();
+            for i in 0..iterations + 3 {
+                let start = Instant::now();
+                trainer.train_step()?;
+                trainer.throttle(0)?;
+                if i >= 3 {
+                    times.push(start.elapsed().as_secs_f64() * 1e3);
+                }
+            }
+            times.sort_by(f64::total_cmp);
+            let ms = times[times.len() / 2];
+            let gflop = trainer.iteration_flops() / 1e9;
+            println!(
+                "{:<10} {:>6} {:>12.3} {:>10.1} {:>10.2}",
+                preset.name(),
+                config.batch,
+                gflop,
+                ms,
+                gflop / ms * 1e3
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}

@@ -83,6 +83,8 @@ pub struct Trainer {
     sample_acts: Option<Activations>,
     /// The next D step uses the real batch and noise already uploaded.
     fixed_inputs: bool,
+    /// Submissions not known to be finished, oldest first.
+    submissions: std::collections::VecDeque<wgpu::SubmissionIndex>,
 }
 
 impl Trainer {
@@ -151,6 +153,7 @@ impl Trainer {
             halted: None,
             sample_acts: None,
             fixed_inputs: false,
+            submissions: Default::default(),
         };
         trainer.reset(seed)?;
         Ok(trainer)
@@ -226,10 +229,37 @@ impl Trainer {
                 self.record_g_step(&mut enc)?;
                 self.record_metrics(&mut enc)?;
             }
-            enc.submit();
+            self.submissions.push_back(enc.submit());
+            if self.submissions.len() > 1024 {
+                // Only `throttle` (native) drains this; keep it bounded.
+                self.submissions.pop_front();
+            }
             self.ring.submitted();
         }
         self.counters.step += 1;
+        Ok(())
+    }
+
+    /// Waits until at most `max` iterations are queued on the GPU, so a
+    /// native loop that records faster than the GPU runs keeps a bounded
+    /// queue. (In a browser the page paces itself by animation frames.)
+    ///
+    /// # Errors
+    ///
+    /// [`GanError::Gpu`] when the device is lost.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn throttle(&mut self, max: usize) -> Result<()> {
+        while self.submissions.len() > max {
+            let index = self.submissions.pop_front().expect("non-empty");
+            let wait = wgpu::PollType::Wait {
+                submission_index: Some(index),
+                timeout: None,
+            };
+            self.ctx
+                .device()
+                .poll(wait)
+                .map_err(|e| GanError::Gpu(e.to_string()))?;
+        }
         Ok(())
     }
 
@@ -262,6 +292,12 @@ impl Trainer {
         self.record_g_step(&mut enc)?;
         enc.submit();
         Ok(())
+    }
+
+    /// Changes the seed future draws (noise, fixed noise) use, keeping the
+    /// weights.
+    pub fn reseed(&mut self, seed: u64) {
+        self.seed = seed;
     }
 
     /// Takes over a checkpoint's hyper-parameters, seed, counters and data
