@@ -120,7 +120,10 @@ fn batch_norm_stats(
         let unbiased = sum_squares / f32(m - 1u);
         mean[ch] = batch_mean;
         invstd[ch] = 1.0 / sqrt(biased + p.eps);
-        if p.training != 1u || halt[0] != 0.0 {
+        // Running statistics move only in training, only while the run is
+        // not halted, and never toward a non-finite batch statistic.
+        let finite = is_finite(batch_mean) && is_finite(unbiased);
+        if p.training != 1u || halt[0] != 0.0 || !finite {
             return;
         }
         running_mean[ch] = (1.0 - p.momentum) * running_mean[ch] + p.momentum * batch_mean;

@@ -21,6 +21,12 @@ fn group_index(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return wid.y * nwg.x + wid.x;
 }
 
+/// False for NaN and infinities, without relying on NaN comparisons (which
+/// some compilers fold away under fast-math assumptions): all-ones exponent.
+fn is_finite(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7F800000u) != 0x7F800000u;
+}
+
 /// The logistic function without overflow: exp is only taken of -|x|.
 ///
 /// For x >= 0 it is 1 - e / (1 + e) rather than 1 / (1 + e): the small

@@ -26,12 +26,6 @@ struct GuardParams {
 // Halt flag [1].
 @group(0) @binding(2) var<storage, read_write> halt: array<f32>;
 
-/// NaN and infinities, without relying on NaN comparisons (which some
-/// compilers fold away under fast-math assumptions): all-ones exponent bits.
-fn is_finite(x: f32) -> bool {
-    return (bitcast<u32>(x) & 0x7F800000u) != 0x7F800000u;
-}
-
 @compute @workgroup_size(1)
 fn guard_finite() {
     if halt[0] != 0.0 {

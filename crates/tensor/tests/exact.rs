@@ -219,3 +219,14 @@ fn batch_only_mode_normalises_like_training_and_changes_no_state() {
     assert_eq!(read(ctx, &bn.running_mean), [0.0]);
     assert_eq!(read(ctx, &bn.running_var), [1.0]);
 }
+
+#[test]
+fn running_statistics_never_take_a_non_finite_batch_statistic() {
+    let Some(ctx) = gpu() else { return };
+    let bn = ops::BatchNorm2d::new(ctx, 1, "bn").unwrap();
+    let x = upload(ctx, &[3, 1, 1, 1], &[1.0, f64::NAN, 2.0], "x");
+    let y = zeros(ctx, &[3, 1, 1, 1], "y");
+    run(ctx, |enc| bn.forward(enc, &x, &y, NormMode::Train));
+    assert_eq!(read(ctx, &bn.running_mean), [0.0]);
+    assert_eq!(read(ctx, &bn.running_var), [1.0]);
+}
