@@ -85,6 +85,9 @@ pub struct Trainer {
     fixed_inputs: bool,
     /// Submissions not known to be finished, oldest first.
     submissions: std::collections::VecDeque<wgpu::SubmissionIndex>,
+    /// Tests: put a NaN into the next real batch.
+    #[cfg(test)]
+    poison_next_batch: bool,
 }
 
 impl Trainer {
@@ -154,6 +157,8 @@ impl Trainer {
             sample_acts: None,
             fixed_inputs: false,
             submissions: Default::default(),
+            #[cfg(test)]
+            poison_next_batch: false,
         };
         trainer.reset(seed)?;
         Ok(trainer)
@@ -328,6 +333,10 @@ impl Trainer {
 
     fn load_real_batch(&mut self) -> Result<()> {
         self.batcher.fill_batch(&self.data, &mut self.batch_host);
+        #[cfg(test)]
+        if std::mem::take(&mut self.poison_next_batch) {
+            self.batch_host[0] = f32::NAN;
+        }
         self.real.write(&self.ctx, &self.batch_host)?;
         Ok(())
     }
@@ -445,7 +454,7 @@ impl Trainer {
             enc,
             &self.ring.tensor,
             (first, 2),
-            self.counters.step + 1,
+            self.counters.step,
             &self.halt,
         )?;
         self.counters.t_d += 1;
@@ -480,7 +489,7 @@ impl Trainer {
             enc,
             &self.ring.tensor,
             (first, 3),
-            self.counters.step + 1,
+            self.counters.step,
             &self.halt,
         )?;
         self.counters.t_g += 1;
@@ -625,5 +634,71 @@ impl Trainer {
         let (g, d) = (self.g.forward_flops(n), self.d.forward_flops(n));
         let d_steps = self.hyper.d_steps as f64;
         d_steps * (6.0 * d + g) + 2.0 * d + 2.0 * g
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::bundled_mnist;
+
+    fn context() -> Option<GpuContext> {
+        match pollster::block_on(GpuContext::new()) {
+            Ok(ctx) => Some(ctx),
+            Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+                panic!("CI needs a GPU: {e}")
+            }
+            Err(e) => {
+                eprintln!("skipping GPU test: {e}");
+                None
+            }
+        }
+    }
+
+    async fn parameters(t: &Trainer) -> Vec<Vec<f32>> {
+        let mut out = Vec::new();
+        for p in t.g.params.iter().chain(&t.d.params) {
+            for tensor in [&p.value, &p.m, &p.v] {
+                out.push(t.ctx.read_f32(tensor).await.unwrap());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_non_finite_loss_stops_the_run_at_its_step_keeping_the_last_good_weights() {
+        let Some(ctx) = context() else { return };
+        let config = ModelConfig {
+            nz: 8,
+            ngf: 4,
+            ndf: 4,
+            batch: 4,
+        };
+        let mut t =
+            Trainer::new(&ctx, config, Hyper::default(), 2, bundled_mnist().unwrap()).unwrap();
+        for _ in 0..3 {
+            t.train_step().unwrap();
+        }
+        pollster::block_on(t.flush()).unwrap();
+        let good = pollster::block_on(parameters(&t));
+
+        t.poison_next_batch = true;
+        t.train_step().unwrap();
+        // Steps recorded before the host learns of it change nothing.
+        t.train_step().unwrap();
+        pollster::block_on(t.flush()).unwrap();
+        let error = t.train_step().unwrap_err();
+        assert!(matches!(error, GanError::Diverged { step: 4 }), "{error}");
+        assert!(error.to_string().contains("step 4"), "{error}");
+        assert_eq!(t.halted_at(), Some(4));
+        let steps: Vec<u64> = t.take_metrics().iter().map(|m| m.step).collect();
+        assert_eq!(steps, [1, 2, 3], "only good steps are reported");
+        assert_eq!(
+            pollster::block_on(parameters(&t)),
+            good,
+            "weights and Adam state of step 3"
+        );
+        let checkpoint = pollster::block_on(t.save_checkpoint()).unwrap();
+        assert!(!checkpoint.is_empty(), "the last good state can be saved");
     }
 }
