@@ -321,6 +321,9 @@ impl Trainer {
     }
 
     fn check(&mut self) -> Result<()> {
+        if let Some(reason) = self.ctx.lost_reason() {
+            return Err(GanError::DeviceLost(reason));
+        }
         if let Some(error) = self.ctx.take_gpu_error() {
             return Err(GanError::Gpu(error));
         }

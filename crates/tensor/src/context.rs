@@ -54,6 +54,8 @@ pub struct GpuContext {
     pub(crate) params: Arc<Mutex<Option<wgpu::Buffer>>>,
     /// The first GPU error wgpu reported outside an error scope, if any.
     gpu_error: Arc<Mutex<Option<String>>>,
+    /// Why the device was lost, once it is.
+    lost: Arc<Mutex<Option<String>>>,
 }
 
 impl GpuContext {
@@ -130,6 +132,7 @@ impl GpuContext {
             modules: Default::default(),
             params: Default::default(),
             gpu_error,
+            lost,
         })
     }
 
@@ -159,6 +162,13 @@ impl GpuContext {
     /// caller that must not go on after one (the trainer) checks here.
     pub fn take_gpu_error(&self) -> Option<String> {
         self.gpu_error.lock().unwrap().take()
+    }
+
+    /// Why the device was lost (driver reset, tab in the background too
+    /// long, `destroy`), once it has been; a lost device runs nothing more
+    /// and a new context is needed.
+    pub fn lost_reason(&self) -> Option<String> {
+        self.lost.lock().unwrap().clone()
     }
 
     /// The pipeline of an entry point, built on first use.
