@@ -123,6 +123,12 @@ impl GpuContext {
                 .unwrap()
                 .get_or_insert_with(|| error.to_string());
         }));
+        let lost = Arc::new(Mutex::new(None));
+        let lost_sink = lost.clone();
+        device.set_device_lost_callback(move |reason, message| {
+            log::error!("webgan: GPU device lost ({reason:?}): {message}");
+            *lost_sink.lock().unwrap() = Some(format!("{reason:?}: {message}"));
+        });
         Ok(Self {
             device,
             queue,
