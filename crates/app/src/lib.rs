@@ -18,6 +18,9 @@
 
 #![deny(missing_docs)]
 
+pub mod chart;
+pub mod pace;
 pub mod report;
+pub mod settings;
 #[cfg(target_arch = "wasm32")]
 pub mod ui;

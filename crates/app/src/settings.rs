@@ -1,0 +1,383 @@
+//! A run's settings as the page's URL carries them, and the slider scales.
+//!
+//! The query string holds everything that fixes a run (preset, sizes,
+//! seed, hyper-parameters), so a link reproduces it. Values that make no
+//! sense are refused with a message naming the parameter, and the default
+//! is kept in their place.
+
+use webgan::{Hyper, ModelConfig, Preset};
+
+/// Everything that fixes a run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Settings {
+    /// The preset the sizes started from.
+    pub preset: Preset,
+    /// Sizes and batch (the preset's, or overridden).
+    pub config: ModelConfig,
+    /// Seed of the weights, the noise and the data order.
+    pub seed: u64,
+    /// What may change between steps.
+    pub hyper: Hyper,
+}
+
+/// Which settings need a fresh run, and which apply from the next step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// Nothing differs.
+    None,
+    /// Only hyper-parameters: the run goes on with Adam's state kept.
+    Hyper,
+    /// Sizes, batch or seed: the run starts again.
+    Restart,
+}
+
+impl Settings {
+    /// The preset's sizes, seed 1 and PyTorch's hyper-parameters.
+    pub fn new(preset: Preset) -> Self {
+        Self {
+            preset,
+            config: preset.config(),
+            seed: 1,
+            hyper: Hyper::default(),
+        }
+    }
+
+    /// Reads a query string (`?preset=tiny&lr_g=1e-3`, the `?` optional).
+    /// Unknown keys are ignored; each bad value leaves the default in place
+    /// and adds a message to the second element.
+    pub fn from_query(query: &str, default_preset: Preset) -> (Self, Vec<String>) {
+        let pairs = query_pairs(query);
+        let mut errors = Vec::new();
+        let preset = match lookup(&pairs, "preset") {
+            Some(name) => name.parse().unwrap_or_else(|e: webgan::GanError| {
+                errors.push(format!("preset: {}", strip_prefix(&e.to_string())));
+                default_preset
+            }),
+            None => default_preset,
+        };
+        let mut settings = Settings::new(preset);
+        for (key, value) in &pairs {
+            if let Err(message) = settings.set(key, value) {
+                errors.push(message);
+            }
+        }
+        (settings, errors)
+    }
+
+    /// Sets one parameter by its URL name, refusing values that make no
+    /// sense; the settings are unchanged on error. Unknown names are
+    /// ignored (`preset` is read by [`Settings::from_query`]).
+    ///
+    /// # Errors
+    ///
+    /// A message naming the parameter and what it accepts.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        let mut next = *self;
+        match key {
+            "batch" => next.config.batch = parse(key, value)?,
+            "nz" => next.config.nz = parse(key, value)?,
+            "ngf" => next.config.ngf = parse(key, value)?,
+            "ndf" => next.config.ndf = parse(key, value)?,
+            "seed" => next.seed = parse(key, value)?,
+            "lr_g" => next.hyper.lr_g = parse(key, value)?,
+            "lr_d" => next.hyper.lr_d = parse(key, value)?,
+            "beta1" => next.hyper.beta1 = parse(key, value)?,
+            "d_steps" => next.hyper.d_steps = parse(key, value)?,
+            "loss" => {
+                next.hyper.loss = value.parse().map_err(|e: webgan::GanError| {
+                    format!("loss: {}", strip_prefix(&e.to_string()))
+                })?
+            }
+            _ => return Ok(()),
+        }
+        next.validate().map_err(|e| format!("{key}: {e}"))?;
+        *self = next;
+        Ok(())
+    }
+
+    /// Switches to a preset's sizes and batch, keeping seed and hyper.
+    pub fn with_preset(self, preset: Preset) -> Self {
+        Self {
+            preset,
+            config: preset.config(),
+            ..self
+        }
+    }
+
+    /// Checks sizes and hyper-parameters, as the trainer will.
+    ///
+    /// # Errors
+    ///
+    /// The first value out of range, in words.
+    pub fn validate(&self) -> Result<(), String> {
+        let checked = self.config.validate().and_then(|()| self.hyper.validate());
+        checked.map_err(|e| strip_prefix(&e.to_string()).to_string())?;
+        if !(LR_MIN..=LR_MAX).contains(&self.hyper.lr_g)
+            || !(LR_MIN..=LR_MAX).contains(&self.hyper.lr_d)
+        {
+            return Err(format!(
+                "learning rates must be between {} and {}",
+                format_lr(LR_MIN),
+                format_lr(LR_MAX)
+            ));
+        }
+        if self.config.batch > MAX_BATCH {
+            return Err(format!("batch must be at most {MAX_BATCH} in the page"));
+        }
+        Ok(())
+    }
+
+    /// What moving from `self` to `next` needs.
+    pub fn change_to(&self, next: &Settings) -> Change {
+        if (self.config, self.seed) != (next.config, next.seed) {
+            Change::Restart
+        } else if self.hyper != next.hyper {
+            Change::Hyper
+        } else {
+            Change::None
+        }
+    }
+
+    /// The query string (without `?`) that reproduces these settings: the
+    /// preset, the sizes that differ from it, the seed, and every
+    /// hyper-parameter that differs from PyTorch's defaults.
+    pub fn to_query(&self) -> String {
+        let base = self.preset.config();
+        let defaults = Hyper::default();
+        let mut parts = vec![format!("preset={}", self.preset.name())];
+        let sizes = [
+            ("batch", self.config.batch, base.batch),
+            ("nz", self.config.nz, base.nz),
+            ("ngf", self.config.ngf, base.ngf),
+            ("ndf", self.config.ndf, base.ndf),
+        ];
+        for (key, value, default) in sizes {
+            if value != default {
+                parts.push(format!("{key}={value}"));
+            }
+        }
+        parts.push(format!("seed={}", self.seed));
+        let h = &self.hyper;
+        if h.lr_g != defaults.lr_g {
+            parts.push(format!("lr_g={}", h.lr_g));
+        }
+        if h.lr_d != defaults.lr_d {
+            parts.push(format!("lr_d={}", h.lr_d));
+        }
+        if h.beta1 != defaults.beta1 {
+            parts.push(format!("beta1={}", h.beta1));
+        }
+        if h.d_steps != defaults.d_steps {
+            parts.push(format!("d_steps={}", h.d_steps));
+        }
+        if h.loss != defaults.loss {
+            parts.push(format!("loss={}", h.loss.name()));
+        }
+        parts.join("&")
+    }
+}
+
+/// The largest batch the page accepts (the trainer's own limit is higher;
+/// a browser tab runs out of GPU memory well before it).
+pub const MAX_BATCH: usize = 512;
+
+/// The learning-rate sliders' range.
+pub const LR_MIN: f32 = 1e-6;
+/// See [`LR_MIN`].
+pub const LR_MAX: f32 = 1e-1;
+/// Positions of a log-scale slider: 0 to this.
+pub const SLIDER_STEPS: u32 = 1000;
+
+/// The value at a log-scale slider position in `0..=SLIDER_STEPS`,
+/// rounded to three significant digits so that URLs stay readable.
+pub fn slider_to_lr(position: u32) -> f32 {
+    let t = f64::from(position.min(SLIDER_STEPS)) / f64::from(SLIDER_STEPS);
+    let (low, high) = (f64::from(LR_MIN).log10(), f64::from(LR_MAX).log10());
+    round_significant(10f64.powf(low + t * (high - low)), 3) as f32
+}
+
+/// The slider position nearest to a learning rate (clamped to the range).
+pub fn lr_to_slider(lr: f32) -> u32 {
+    let (low, high) = (f64::from(LR_MIN).log10(), f64::from(LR_MAX).log10());
+    let value = f64::from(lr.clamp(LR_MIN, LR_MAX)).log10();
+    ((value - low) / (high - low) * f64::from(SLIDER_STEPS)).round() as u32
+}
+
+fn round_significant(value: f64, digits: i32) -> f64 {
+    let scale = 10f64.powi(digits - 1 - value.abs().log10().floor() as i32);
+    (value * scale).round() / scale
+}
+
+/// A learning rate for people: "2.00e-4".
+pub fn format_lr(lr: f32) -> String {
+    format!("{lr:.2e}")
+}
+
+/// `key=value` pairs of a query string, in order, with `+` and `%XX`
+/// decoded.
+pub fn query_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let (key, value) = part.split_once('=').unwrap_or((part, ""));
+            (decode(key), decode(value))
+        })
+        .collect()
+}
+
+/// Whether the query string holds `key` (with or without a value).
+pub fn has_key(query: &str, key: &str) -> bool {
+    query_pairs(query).iter().any(|(k, _)| k == key)
+}
+
+fn lookup<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|hex| u8::from_str_radix(hex, 16).ok()) {
+                    Some(byte) => {
+                        out.push(byte);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            byte => out.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn parse<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, String> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| format!("{key}: '{value}' is not a number of the right kind"))
+}
+
+/// The trainer's messages start "invalid setting: "; the page names the
+/// setting itself.
+fn strip_prefix(message: &str) -> &str {
+    message.strip_prefix("invalid setting: ").unwrap_or(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_query_round_trips_through_the_url() {
+        let (mut settings, errors) = Settings::from_query("", Preset::Tiny);
+        assert!(errors.is_empty());
+        assert_eq!(settings.to_query(), "preset=tiny&seed=1");
+        for (key, value) in [
+            ("batch", "8"),
+            ("seed", "7"),
+            ("lr_g", "0.001"),
+            ("beta1", "0.9"),
+            ("d_steps", "2"),
+            ("loss", "least-squares"),
+        ] {
+            settings.set(key, value).unwrap();
+        }
+        let query = settings.to_query();
+        assert_eq!(
+            query,
+            "preset=tiny&batch=8&seed=7&lr_g=0.001&beta1=0.9&d_steps=2&loss=least-squares"
+        );
+        let (again, errors) = Settings::from_query(&format!("?{query}"), Preset::Standard);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(again, settings);
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_a_message_and_the_default_kept() {
+        let (settings, errors) = Settings::from_query(
+            "preset=huge&batch=1&lr_g=-1&beta1=1&d_steps=x&loss=hinge&nz=32",
+            Preset::Standard,
+        );
+        let mut expected = Settings::new(Preset::Standard);
+        expected.config.nz = 32;
+        assert_eq!(settings, expected);
+        let joined = errors.join("\n");
+        for needle in ["preset:", "batch:", "lr_g:", "beta1:", "d_steps:", "loss:"] {
+            assert!(joined.contains(needle), "{needle} missing from {joined}");
+        }
+        assert!(joined.contains("tiny, standard or large"), "{joined}");
+    }
+
+    #[test]
+    fn a_failed_set_changes_nothing() {
+        let mut settings = Settings::new(Preset::Tiny);
+        let before = settings;
+        assert!(settings.set("lr_d", "NaN").is_err());
+        assert!(settings.set("lr_d", "5").is_err());
+        assert!(settings.set("batch", "100000").is_err());
+        assert!(settings.set("seed", "-3").is_err());
+        assert_eq!(settings, before);
+    }
+
+    #[test]
+    fn sizes_and_seed_restart_the_run_hyper_parameters_do_not() {
+        let settings = Settings::new(Preset::Tiny);
+        let mut next = settings;
+        assert_eq!(settings.change_to(&next), Change::None);
+        next.hyper.lr_g = 1e-3;
+        assert_eq!(settings.change_to(&next), Change::Hyper);
+        next.seed = 2;
+        assert_eq!(settings.change_to(&next), Change::Restart);
+        let other = settings.with_preset(Preset::Standard);
+        assert_eq!(other.config, Preset::Standard.config());
+        assert_eq!(settings.change_to(&other), Change::Restart);
+    }
+
+    #[test]
+    fn the_log_slider_covers_its_range_and_hits_the_default() {
+        assert_eq!(slider_to_lr(0), LR_MIN);
+        assert_eq!(slider_to_lr(SLIDER_STEPS), LR_MAX);
+        let default = Hyper::default().lr_g;
+        assert_eq!(slider_to_lr(lr_to_slider(default)), default);
+        // Every position maps back to itself and values increase.
+        for position in 0..=SLIDER_STEPS {
+            let lr = slider_to_lr(position);
+            assert!(
+                lr_to_slider(lr).abs_diff(position) <= 1,
+                "{position} -> {lr}"
+            );
+            if position > 0 {
+                assert!(lr > slider_to_lr(position - 1));
+            }
+        }
+    }
+
+    #[test]
+    fn learning_rates_read_in_scientific_notation() {
+        assert_eq!(format_lr(2e-4), "2.00e-4");
+        assert_eq!(format_lr(0.1), "1.00e-1");
+        assert_eq!(format_lr(1.0), "1.00e0");
+    }
+
+    #[test]
+    fn query_pairs_decode_and_find_flags() {
+        let pairs = query_pairs("?a=1&b=x%2By+z&bench");
+        assert_eq!(pairs[1], ("b".into(), "x+y z".into()));
+        assert!(has_key("?preset=tiny&bench", "bench"));
+        assert!(!has_key("?preset=tiny", "bench"));
+    }
+}
