@@ -56,45 +56,66 @@ pub fn grid_png(images: &[f32], cols: usize) -> Result<Vec<u8>> {
     png(|out| image.write_to(out, image::ImageFormat::Png))
 }
 
-/// A PNG chart of loss_d (blue) and loss_g (orange) over all steps, with a
-/// grey line at 0 when in range. No text: the CSV holds the numbers.
+/// A PNG chart of loss_d (blue) and loss_g (orange) over all steps, with
+/// the value range and the step range written on the axes.
 ///
 /// # Errors
 ///
 /// PNG encoding errors.
 pub fn loss_chart_png(metrics: &[StepMetrics]) -> Result<Vec<u8>> {
-    let (width, height, margin) = (800u32, 400u32, 20.0);
+    let (width, height) = (800u32, 400u32);
+    let (left, right, top, bottom) = (70.0, 20.0, 30.0, 30.0);
     let mut image = RgbImage::from_pixel(width, height, Rgb([255, 255, 255]));
+    let blue = Rgb([31, 119, 180]);
+    let orange = Rgb([255, 127, 14]);
     let series: [(Vec<f32>, Rgb<u8>); 2] = [
-        (
-            metrics.iter().map(StepMetrics::loss_d).collect(),
-            Rgb([31, 119, 180]),
-        ),
-        (
-            metrics.iter().map(|m| m.loss_g).collect(),
-            Rgb([255, 127, 14]),
-        ),
+        (metrics.iter().map(StepMetrics::loss_d).collect(), blue),
+        (metrics.iter().map(|m| m.loss_g).collect(), orange),
     ];
     let finite = series
         .iter()
         .flat_map(|(s, _)| s.iter().copied())
         .filter(|v| v.is_finite());
     let (low, high) = finite.fold((f32::MAX, f32::MIN), |(l, h), v| (l.min(v), h.max(v)));
+    let black = Rgb([0, 0, 0]);
+    draw_text(&mut image, (left as u32, 8), "loss_d", blue);
+    draw_text(&mut image, (left as u32 + 70, 8), "loss_g", orange);
     if metrics.len() < 2 || low > high {
         return png(|out| image.write_to(out, image::ImageFormat::Png));
     }
+
+    let (x_end, y_end) = (width as f32 - right, height as f32 - bottom);
     let span = (high - low).max(1e-6);
-    let to_y = |v: f32| height as f32 - margin - (v - low) / span * (height as f32 - 2.0 * margin);
-    let to_x =
-        |i: usize| margin + i as f32 / (metrics.len() - 1) as f32 * (width as f32 - 2.0 * margin);
+    let to_y = |v: f32| y_end - (v - low) / span * (y_end - top);
+    let to_x = |i: usize| left + i as f32 / (metrics.len() - 1) as f32 * (x_end - left);
+    let grey = Rgb([200, 200, 200]);
+    draw_line(&mut image, (left, top), (left, y_end), black);
+    draw_line(&mut image, (left, y_end), (x_end, y_end), black);
     if (low..=high).contains(&0.0) {
-        draw_line(
-            &mut image,
-            (margin, to_y(0.0)),
-            (width as f32 - margin, to_y(0.0)),
-            Rgb([200, 200, 200]),
-        );
+        draw_line(&mut image, (left, to_y(0.0)), (x_end, to_y(0.0)), grey);
     }
+    draw_text(&mut image, (4, top as u32), &format!("{high:.3}"), black);
+    draw_text(
+        &mut image,
+        (4, y_end as u32 - 10),
+        &format!("{low:.3}"),
+        black,
+    );
+    let (first, last) = (metrics[0].step, metrics[metrics.len() - 1].step);
+    draw_text(
+        &mut image,
+        (left as u32, y_end as u32 + 8),
+        &format!("step {first}"),
+        black,
+    );
+    let label = format!("step {last}");
+    draw_text(
+        &mut image,
+        (x_end as u32 - 8 * label.len() as u32, y_end as u32 + 8),
+        &label,
+        black,
+    );
+
     for (values, color) in &series {
         for i in 1..values.len() {
             if values[i - 1].is_finite() && values[i].is_finite() {
@@ -107,6 +128,56 @@ pub fn loss_chart_png(metrics: &[StepMetrics]) -> Result<Vec<u8>> {
         }
     }
     png(|out| image.write_to(out, image::ImageFormat::Png))
+}
+
+/// 3x5 glyphs for the few characters the chart writes, one row of three
+/// bits per line, top first.
+fn glyph(c: char) -> [u8; 5] {
+    match c {
+        '0' => [7, 5, 5, 5, 7],
+        '1' => [2, 6, 2, 2, 7],
+        '2' => [7, 1, 7, 4, 7],
+        '3' => [7, 1, 7, 1, 7],
+        '4' => [5, 5, 7, 1, 1],
+        '5' => [7, 4, 7, 1, 7],
+        '6' => [7, 4, 7, 5, 7],
+        '7' => [7, 1, 1, 1, 1],
+        '8' => [7, 5, 7, 5, 7],
+        '9' => [7, 5, 7, 1, 7],
+        '.' => [0, 0, 0, 0, 2],
+        '-' => [0, 0, 7, 0, 0],
+        '_' => [0, 0, 0, 0, 7],
+        'd' => [1, 1, 7, 5, 7],
+        'e' => [7, 5, 7, 4, 7],
+        'g' => [7, 5, 7, 1, 7],
+        'l' => [4, 4, 4, 4, 6],
+        'o' => [0, 7, 5, 5, 7],
+        'p' => [7, 5, 7, 4, 4],
+        's' => [7, 4, 7, 1, 7],
+        't' => [4, 7, 4, 4, 7],
+        _ => [0; 5],
+    }
+}
+
+/// Writes `text` with its top-left corner at `at`: each glyph bit is a 2x2
+/// block, 8 pixels per character.
+fn draw_text(image: &mut RgbImage, at: (u32, u32), text: &str, color: Rgb<u8>) {
+    for (i, c) in text.chars().enumerate() {
+        for (row, bits) in glyph(c).iter().enumerate() {
+            for col in 0..3u32 {
+                if bits & (4 >> col) == 0 {
+                    continue;
+                }
+                for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+                    let x = at.0 + 8 * i as u32 + 2 * col + dx;
+                    let y = at.1 + 2 * row as u32 + dy;
+                    if x < image.width() && y < image.height() {
+                        image.put_pixel(x, y, color);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// A straight line, sampled densely enough to leave no gaps.
