@@ -35,7 +35,9 @@ pub enum GanError {
     Diverged { step: u64 },
 
     /// The GPU device was lost; the run must restart on a new context.
-    #[error("the GPU device was lost ({0}); start again from the last state in memory or a checkpoint")]
+    #[error(
+        "the GPU device was lost ({0}); start again from the last state in memory or a checkpoint"
+    )]
     DeviceLost(String),
 
     /// The GPU reported an error (validation, out of memory, device lost).

@@ -321,13 +321,13 @@ mod native {
                 }
                 self.record(metrics)?;
                 bar.inc(1);
-                if args.sample_every > 0 && step % args.sample_every == 0 {
+                if args.sample_every > 0 && step.is_multiple_of(args.sample_every) {
                     self.samples(
                         trainer,
                         &args.out.join(format!("samples/step_{step:06}.png")),
                     )?;
                 }
-                if args.checkpoint_every > 0 && step % args.checkpoint_every == 0 {
+                if args.checkpoint_every > 0 && step.is_multiple_of(args.checkpoint_every) {
                     self.checkpoint(trainer, &args.out.join("checkpoint.safetensors"))?;
                 }
             }
@@ -440,8 +440,8 @@ mod native {
             ))?;
             println!("{}", path.display());
             println!(
-                "  {:<52} {:>10} {:>10}  {}",
-                "tensor or scalar", "max abs", "max rel", "limit"
+                "  {:<52} {:>10} {:>10}  limit",
+                "tensor or scalar", "max abs", "max rel"
             );
             for c in &report.comparisons {
                 let mark = if c.ok { " " } else { "!" };

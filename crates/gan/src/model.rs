@@ -54,7 +54,7 @@ enum ConvKind {
 
 enum Layer {
     Conv { kind: ConvKind, param: usize },
-    Norm { bn: BatchNorm2d },
+    Norm { bn: Box<BatchNorm2d> },
     Act(Activation),
 }
 
@@ -211,7 +211,7 @@ impl Network {
                     net.params
                         .push(Param::new(ctx, key("bias"), beta, dbeta, (0.0, 0.0))?);
                     net.batches_tracked.push((index, 0));
-                    Layer::Norm { bn }
+                    Layer::Norm { bn: Box::new(bn) }
                 }
                 Spec::Relu => Layer::Act(Activation::Relu),
                 Spec::Leaky => Layer::Act(Activation::LeakyRelu { slope: 0.2 }),
@@ -272,7 +272,7 @@ impl Network {
             .iter()
             .enumerate()
             .filter_map(|(i, layer)| match layer {
-                Layer::Norm { bn } => Some((i, bn)),
+                Layer::Norm { bn } => Some((i, bn.as_ref())),
                 _ => None,
             })
     }

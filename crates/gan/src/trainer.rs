@@ -523,7 +523,7 @@ impl Trainer {
             self.ring.slot(step, col::HALT),
             1,
         )?;
-        let quality = self.quality_every > 0 && (step + 1) % self.quality_every == 0;
+        let quality = self.quality_every > 0 && (step + 1).is_multiple_of(self.quality_every);
         if quality {
             let fake = self.g_acts.output();
             let n = self.config.batch as f32;

@@ -19,7 +19,7 @@ fn bce_with_logits_is_exact_and_finite_at_extreme_logits() {
         let loss = read(ctx, &out)[0];
         assert_eq!(loss as f32, want as f32, "bce({logit}, {target})");
         let grad = read(ctx, &grad)[0];
-        let sigmoid = 1.0 / (1.0 + (-logit as f64).exp());
+        let sigmoid = 1.0 / (1.0 + (-logit).exp());
         assert!(grad.is_finite(), "gradient at {logit} is {grad}");
         assert_eq!(
             grad as f32,

@@ -55,7 +55,7 @@ pub fn rbf_kernel(
             got: out.shape().to_vec(),
         });
     }
-    if sigmas.is_empty() || sigmas.len() > 4 || sigmas.iter().any(|s| !(*s > 0.0)) {
+    if sigmas.is_empty() || sigmas.len() > 4 || !sigmas.iter().all(|s| *s > 0.0) {
         return Err(TensorError::InvalidArgument {
             op: OP,
             message: format!("needs one to four positive bandwidths, got {sigmas:?}"),
