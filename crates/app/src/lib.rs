@@ -21,6 +21,12 @@
 pub mod chart;
 pub mod pace;
 pub mod report;
+#[cfg(target_arch = "wasm32")]
+pub mod run;
 pub mod settings;
 #[cfg(target_arch = "wasm32")]
+mod start;
+#[cfg(target_arch = "wasm32")]
 pub mod ui;
+#[cfg(target_arch = "wasm32")]
+pub mod web;

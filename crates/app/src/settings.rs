@@ -277,6 +277,32 @@ fn strip_prefix(message: &str) -> &str {
     message.strip_prefix("invalid setting: ").unwrap_or(message)
 }
 
+/// What files given to the page (chosen or dropped) are taken for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Files {
+    /// One `.safetensors` file: a checkpoint to continue.
+    Checkpoint,
+    /// An IDX image file (MNIST's format, gzipped or not): the first such.
+    Idx(usize),
+    /// Image files (PNG, JPEG): a data set of them.
+    Images,
+}
+
+/// Sorts out what a set of file names is.
+pub fn classify_files(names: &[String]) -> Files {
+    let lower: Vec<String> = names.iter().map(|n| n.to_lowercase()).collect();
+    if let [only] = lower.as_slice() {
+        if only.ends_with(".safetensors") {
+            return Files::Checkpoint;
+        }
+    }
+    let idx = |n: &String| n.ends_with(".gz") || n.contains("idx") || n.contains("ubyte");
+    match lower.iter().position(idx) {
+        Some(i) => Files::Idx(i),
+        None => Files::Images,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,6 +397,24 @@ mod tests {
         assert_eq!(format_lr(2e-4), "2.00e-4");
         assert_eq!(format_lr(0.1), "1.00e-1");
         assert_eq!(format_lr(1.0), "1.00e0");
+    }
+
+    #[test]
+    fn files_are_told_apart_by_name() {
+        let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            classify_files(&names(&["run.safetensors"])),
+            Files::Checkpoint
+        );
+        assert_eq!(
+            classify_files(&names(&["a.png", "train-images-idx3-ubyte.gz"])),
+            Files::Idx(1)
+        );
+        assert_eq!(
+            classify_files(&names(&["t10k-images.idx3-ubyte"])),
+            Files::Idx(0)
+        );
+        assert_eq!(classify_files(&names(&["a.png", "b.JPG"])), Files::Images);
     }
 
     #[test]

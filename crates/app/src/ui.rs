@@ -1,12 +1,22 @@
 //! The page: a Leptos component tree mounted on `<body>` (wasm32 only).
+//!
+//! Controls push commands to the training loop ([`crate::run`]); the loop
+//! publishes what the page shows through the signals of [`Ui`].
 
 use js_sys::Reflect;
 use leptos::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use webgan_tensor::GpuContext;
+use webgan::data::Dataset;
+use webgan::{GanLoss, Hyper, Preset, StepMetrics};
 
-use crate::report::{AdapterReport, BrowserAdapterInfo, Probe};
+use crate::chart;
+use crate::report::{self, AdapterReport, BrowserAdapterInfo, Probe};
+use crate::run::{self, Command};
+use crate::settings::{
+    self, lr_to_slider, slider_to_lr, Change, Files, Settings, MAX_BATCH, SLIDER_STEPS,
+};
+use crate::web;
 
 /// Installs the panic hook and the console logger, then mounts the page.
 pub fn start() {
@@ -33,7 +43,7 @@ fn is_secure_context() -> bool {
 
 /// Asks the browser which adapter it would hand out (`GPUAdapter.info`),
 /// asking as wgpu does, for high performance. `None` if anything is missing.
-async fn browser_adapter_info() -> Option<BrowserAdapterInfo> {
+pub(crate) async fn browser_adapter_info() -> Option<BrowserAdapterInfo> {
     let gpu = Reflect::get(&web_sys::window()?.navigator(), &"gpu".into()).ok()?;
     let request_adapter: js_sys::Function = Reflect::get(&gpu, &"requestAdapter".into())
         .ok()?
@@ -70,48 +80,274 @@ async fn browser_adapter_info() -> Option<BrowserAdapterInfo> {
     })
 }
 
-/// Opens a context and turns the outcome into a [`Probe`].
-async fn open_context() -> Probe {
-    match GpuContext::new().await {
-        Ok(context) => {
-            let browser = browser_adapter_info().await;
-            Probe::Ready(AdapterReport::new(
-                context.adapter(),
-                context.limits(),
-                browser,
-            ))
-        }
-        Err(error) => {
-            log::error!("webgan: no WebGPU device: {error}");
-            Probe::Failed(error.to_string())
+/// Where the run stands; `#run`'s `data-state`, which the tests wait on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Looking for a device.
+    Starting,
+    /// Fetching the digits.
+    Loading,
+    /// Ready, not training.
+    Paused,
+    /// Training on its own, frame after frame.
+    Training,
+    /// A loss was NaN or infinite; stopped at that step.
+    Diverged,
+    /// The GPU device was lost.
+    Lost,
+    /// Could not start at all.
+    Failed,
+    /// `?bench` is running.
+    Bench,
+    /// `?bench` has finished.
+    BenchDone,
+}
+
+impl Phase {
+    /// The `data-state` value.
+    pub fn state(self) -> &'static str {
+        match self {
+            Phase::Starting => "starting",
+            Phase::Loading => "loading",
+            Phase::Paused => "paused",
+            Phase::Training => "training",
+            Phase::Diverged => "diverged",
+            Phase::Lost => "lost",
+            Phase::Failed => "failed",
+            Phase::Bench => "bench",
+            Phase::BenchDone => "bench-done",
         }
     }
 }
 
+/// One preset's line of the `?bench` table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BenchRow {
+    /// The preset's name.
+    pub preset: &'static str,
+    /// Images per batch.
+    pub batch: usize,
+    /// Median time per iteration.
+    pub median_ms: f64,
+    /// Convolution GFLOP/s at that time.
+    pub gflops: f64,
+}
+
+/// A message for the person: an error or a note.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Message {
+    /// An error (else a note).
+    pub error: bool,
+    /// What it says.
+    pub text: String,
+}
+
+/// The page's reactive state. Every field is a signal handle, so `Ui` is
+/// `Copy` and moves freely into event handlers and the training loop.
+#[derive(Clone, Copy)]
+pub struct Ui {
+    /// The adapter report.
+    pub probe: RwSignal<Probe>,
+    /// Where the run stands.
+    pub phase: RwSignal<Phase>,
+    /// Bytes loaded and expected while the digits download.
+    pub data_progress: RwSignal<Option<(u64, Option<u64>)>>,
+    /// What the run trains on.
+    pub data_source: RwSignal<String>,
+    /// Iterations done.
+    pub step: RwSignal<u64>,
+    /// Measured over the last seconds, while training.
+    pub steps_per_second: RwSignal<Option<f64>>,
+    /// The settings the controls show (and the URL holds).
+    pub settings: RwSignal<Settings>,
+    /// The hyper-parameters the trainer uses now.
+    pub in_use: RwSignal<Option<Hyper>>,
+    /// The latest step's metrics.
+    pub last: RwSignal<Option<StepMetrics>>,
+    /// The message line.
+    pub message: RwSignal<Option<Message>>,
+    /// Each chart's hover text.
+    pub hover: [RwSignal<String>; 3],
+    /// `?bench` results so far.
+    pub bench: RwSignal<Vec<BenchRow>>,
+    /// `?bench` iterations per preset.
+    pub bench_iterations: RwSignal<usize>,
+}
+
+impl Ui {
+    fn new() -> Self {
+        Self {
+            probe: RwSignal::new(Probe::Checking),
+            phase: RwSignal::new(Phase::Starting),
+            data_progress: RwSignal::new(None),
+            data_source: RwSignal::new(String::new()),
+            step: RwSignal::new(0),
+            steps_per_second: RwSignal::new(None),
+            settings: RwSignal::new(Settings::new(Preset::Tiny)),
+            in_use: RwSignal::new(None),
+            last: RwSignal::new(None),
+            message: RwSignal::new(None),
+            hover: std::array::from_fn(|_| RwSignal::new(String::new())),
+            bench: RwSignal::new(Vec::new()),
+            bench_iterations: RwSignal::new(0),
+        }
+    }
+
+    /// Shows an error (and logs it as a warning: the page handled it).
+    pub fn error(&self, text: String) {
+        log::warn!("webgan: {text}");
+        self.message.set(Some(Message { error: true, text }));
+    }
+
+    /// Shows a note.
+    pub fn info(&self, text: String) {
+        self.message.set(Some(Message { error: false, text }));
+    }
+
+    /// Clears the message.
+    pub fn clear_message(&self) {
+        self.message.set(None);
+    }
+
+    fn stopped(&self) -> bool {
+        matches!(
+            self.phase.get(),
+            Phase::Starting
+                | Phase::Loading
+                | Phase::Failed
+                | Phase::Lost
+                | Phase::Bench
+                | Phase::BenchDone
+        )
+    }
+}
+
+/// Tries new settings: refuses bad ones with a message, applies hyper-
+/// parameters at once, and asks before a change that restarts the run.
+fn propose(ui: Ui, next: Result<Settings, String>) {
+    let current = ui.settings.get_untracked();
+    let next = match next.and_then(|next| next.validate().map(|()| next)) {
+        Ok(next) => next,
+        Err(message) => {
+            ui.error(format!("Refused: {message}"));
+            // Puts the controls back to the values in use.
+            ui.settings.set(current);
+            return;
+        }
+    };
+    match current.change_to(&next) {
+        Change::None => {}
+        Change::Hyper => {
+            ui.settings.set(next);
+            web::set_query(&next.to_query());
+            run::send(Command::Hyper(next.hyper));
+        }
+        Change::Restart => {
+            let step = ui.step.get_untracked();
+            let question = format!(
+                "This change starts a new run with fresh weights; the {step} steps so far are \
+                 dropped (download a checkpoint first to keep them). Restart?"
+            );
+            if step > 0 && !web::confirm(&question) {
+                ui.settings.set(current);
+                return;
+            }
+            ui.clear_message();
+            ui.settings.set(next);
+            web::set_query(&next.to_query());
+            run::send(Command::Restart(next));
+        }
+    }
+}
+
+/// Sets one named setting from a control's text.
+fn propose_value(ui: Ui, key: &str, value: &str) {
+    let mut next = ui.settings.get_untracked();
+    propose(ui, next.set(key, value).map(|()| next));
+}
+
+/// Reads files the person chose or dropped: a checkpoint, an IDX file or
+/// images.
+fn take_files(ui: Ui, files: Vec<web_sys::File>) {
+    if files.is_empty() {
+        return;
+    }
+    wasm_bindgen_futures::spawn_local(async move {
+        let mut named = Vec::with_capacity(files.len());
+        for file in &files {
+            match web::file_bytes(file).await {
+                Ok(bytes) => named.push((file.name(), bytes)),
+                Err(message) => return ui.error(message),
+            }
+        }
+        let names: Vec<String> = named.iter().map(|(n, _)| n.clone()).collect();
+        let data = match settings::classify_files(&names) {
+            Files::Checkpoint => {
+                let (name, bytes) = named.pop().expect("one file");
+                return run::send(Command::LoadCheckpoint(name, bytes));
+            }
+            Files::Idx(i) => Dataset::from_idx_bytes(&named[i].0, &named[i].1),
+            Files::Images => Dataset::from_image_bytes(&named),
+        };
+        match data {
+            Ok(data) => {
+                let step = ui.step.get_untracked();
+                let question = format!(
+                    "Train on {} ({} images)? This starts a new run; the {step} steps so far are \
+                     dropped.",
+                    data.source(),
+                    data.len()
+                );
+                if step == 0 || web::confirm(&question) {
+                    ui.clear_message();
+                    run::send(Command::Data(data));
+                }
+            }
+            Err(error) => ui.error(format!("Not used as training data: {error}")),
+        }
+    });
+}
+
 #[component]
 fn App() -> impl IntoView {
-    let (probe, set_probe) = signal(Probe::Checking);
+    let ui = Ui::new();
+    web::expose("webgan_metrics", || run::metrics_json().into());
+    web::expose("webgan_lose_device", || {
+        run::send(Command::LoseDevice);
+        JsValue::UNDEFINED
+    });
 
     // wasm_bindgen_futures' spawn_local needs no Leptos executor set up.
     if navigator_has_webgpu() {
-        wasm_bindgen_futures::spawn_local(async move { set_probe.set(open_context().await) });
+        wasm_bindgen_futures::spawn_local(crate::start::start(ui));
     } else {
         let secure_context = is_secure_context();
         log::info!("webgan: navigator.gpu is missing (secure context: {secure_context})");
-        set_probe.set(Probe::NoWebGpu { secure_context });
+        ui.probe.set(Probe::NoWebGpu { secure_context });
     }
+    let probe = ui.probe;
+    let ready = move || probe.with(|p| matches!(p, Probe::Ready(_)));
+    let prevent = |ev: web_sys::DragEvent| ev.prevent_default();
+    let drop = move |ev: web_sys::DragEvent| {
+        ev.prevent_default();
+        let files = ev.data_transfer().and_then(|t| t.files());
+        take_files(ui, web::files_of(files));
+    };
 
     view! {
-        <main>
+        <main on:dragover=prevent on:drop=drop>
             <header>
                 <h1>"webgan"</h1>
                 <p class="tagline">
-                    "A DCGAN that will train on your GPU, in this page, through WebGPU."
+                    "A DCGAN that learns to draw digits on your GPU, in this page, through WebGPU."
                 </p>
             </header>
             <section id="status" data-state=move || probe.with(Probe::state)>
                 {move || probe.with(status_view)}
             </section>
+            <Show when=ready>
+                <RunView ui=ui />
+            </Show>
         </main>
     }
 }
@@ -176,7 +412,335 @@ fn AdapterDetails(report: AdapterReport) -> impl IntoView {
             <dt>"Driver"</dt><dd>{driver}</dd>
             <dt>"Kind"</dt><dd id="adapter-kind">{kind}</dd>
         </dl>
-        <h2>"Device limits"</h2>
-        <dl class="facts" id="limits">{limits}</dl>
+        <details>
+            <summary>"Device limits used"</summary>
+            <dl class="facts" id="limits">{limits}</dl>
+        </details>
+    }
+}
+
+/// Everything below the adapter: data, controls, pictures, charts.
+#[component]
+fn RunView(ui: Ui) -> impl IntoView {
+    let phase = ui.phase;
+    let state = move || phase.get().state();
+    let bench = move || matches!(phase.get(), Phase::Bench | Phase::BenchDone);
+    view! {
+        <section id="run" data-state=state>
+            <DataLine ui=ui />
+            <MessageLine ui=ui />
+            <Show when=bench fallback=move || view! { <Training ui=ui /> }>
+                <BenchView ui=ui />
+            </Show>
+        </section>
+    }
+}
+
+#[component]
+fn DataLine(ui: Ui) -> impl IntoView {
+    let progress = move || {
+        ui.data_progress.get().map(|(loaded, total)| {
+            let value = loaded as f64;
+            let max = total.map_or(value.max(1.0), |total| total as f64);
+            let text = match total {
+                Some(total) => format!(
+                    "Loading the digits: {} of {}",
+                    report::bytes(loaded),
+                    report::bytes(total)
+                ),
+                None => format!("Loading the digits: {}", report::bytes(loaded)),
+            };
+            view! {
+                <p id="data-progress">
+                    {text} " "
+                    <progress value=value max=max />
+                </p>
+            }
+        })
+    };
+    view! {
+        {progress}
+        <p id="data" class="detail">
+            {move || {
+                let source = ui.data_source.get();
+                if source.is_empty() { "Data: loading…".to_string() } else { format!("Data: {source}") }
+            }}
+        </p>
+    }
+}
+
+#[component]
+fn MessageLine(ui: Ui) -> impl IntoView {
+    move || {
+        ui.message.get().map(|message| {
+            let kind = if message.error { "error" } else { "info" };
+            view! {
+                <p id="message" class="message" data-kind=kind>
+                    {message.text}
+                    " "
+                    <button class="link" on:click=move |_| ui.clear_message()>"dismiss"</button>
+                </p>
+            }
+        })
+    }
+}
+
+#[component]
+fn Training(ui: Ui) -> impl IntoView {
+    let phase = ui.phase;
+    let training = move || phase.get() == Phase::Training;
+    let halted = move || ui.stopped() || matches!(phase.get(), Phase::Diverged);
+    let recover = move || phase.get() == Phase::Lost;
+    let rate = move || match ui.steps_per_second.get() {
+        Some(rate) if rate >= 10.0 => format!("{rate:.0}"),
+        Some(rate) => format!("{rate:.2}"),
+        None => "-".into(),
+    };
+    let in_use = move |pick: fn(&Hyper) -> String| {
+        move || ui.in_use.get().map(|h| pick(&h)).unwrap_or_default()
+    };
+    let last = move || {
+        ui.last.get().map(|m| {
+            format!(
+                "loss_d {} · loss_g {} · D(x) {} · D(G(z)) {} / {}",
+                chart::exact(m.loss_d()),
+                chart::exact(m.loss_g),
+                chart::exact(m.d_x),
+                chart::exact(m.d_g_z1),
+                chart::exact(m.d_g_z2)
+            )
+        })
+    };
+
+    view! {
+        <div class="controls">
+            <button id="train" on:click=|_| run::send(Command::Train) disabled=move || training() || halted()>
+                "Train"
+            </button>
+            <button id="pause" on:click=|_| run::send(Command::Pause) disabled=move || !training()>
+                "Pause"
+            </button>
+            <button id="step" on:click=|_| run::send(Command::Step) disabled=halted>"Step"</button>
+            <button id="step-d" on:click=|_| run::send(Command::StepD) disabled=halted>"Step D"</button>
+            <button id="step-g" on:click=|_| run::send(Command::StepG) disabled=halted>"Step G"</button>
+            <button id="reset" on:click=move |_| {
+                let step = ui.step.get_untracked();
+                if step == 0 || web::confirm(&format!("Drop the {step} steps and start again from fresh weights (same seed)?")) {
+                    ui.clear_message();
+                    run::send(Command::Reset);
+                }
+            } disabled=move || ui.stopped()>"Reset"</button>
+            <Show when=recover>
+                <button id="recover" class="primary" on:click=|_| run::send(Command::Recover)>"Start again"</button>
+            </Show>
+        </div>
+        <p class="stats">
+            "Step " <strong id="step-count">{move || ui.step.get()}</strong>
+            " · " <span id="rate">{rate}</span> " steps/s"
+            " · in use: lr_g " <span id="lr-g-used">{in_use(|h| settings::format_lr(h.lr_g))}</span>
+            ", lr_d " <span id="lr-d-used">{in_use(|h| settings::format_lr(h.lr_d))}</span>
+            ", beta1 " <span id="beta1-used">{in_use(|h| h.beta1.to_string())}</span>
+            ", D steps " <span id="d-steps-used">{in_use(|h| h.d_steps.to_string())}</span>
+            ", loss " <span id="loss-used">{in_use(|h| h.loss.name().to_string())}</span>
+        </p>
+        <p class="stats detail" id="last-metrics">{last}</p>
+        <div class="pictures">
+            <figure>
+                <canvas id="samples" width="242" height="242"></canvas>
+                <figcaption>
+                    "Samples from fixed noise "
+                    <button id="save-png" class="link" on:click=|_| run::send(Command::SavePng)>"download PNG"</button>
+                </figcaption>
+            </figure>
+            <figure>
+                <canvas id="real" width="242" height="242"></canvas>
+                <figcaption>"Real digits"</figcaption>
+            </figure>
+            <Controls ui=ui />
+        </div>
+        <div class="charts">
+            <Chart ui=ui id="chart-losses" title="Losses" series=&chart::LOSSES index=0 />
+            <Chart ui=ui id="chart-outputs" title="D's outputs: D(x), D(G(z)) in the D and G steps" series=&chart::OUTPUTS index=1 />
+            <Chart ui=ui id="chart-quality" title="Quality: MMD² between fakes and real digits, every 50 steps (lower is better)" series=&chart::QUALITY index=2 />
+        </div>
+        <Files ui=ui />
+    }
+}
+
+#[component]
+fn Chart(
+    ui: Ui,
+    id: &'static str,
+    title: &'static str,
+    series: &'static [chart::Series],
+    index: usize,
+) -> impl IntoView {
+    let hover = ui.hover[index];
+    let legend = series
+        .iter()
+        .map(|s| view! { <span class="key" style=format!("--key: {}", s.color)>{s.name}</span> })
+        .collect_view();
+    view! {
+        <figure class="chart">
+            <figcaption>{title} " " {legend}</figcaption>
+            <canvas
+                id=id
+                width="480"
+                height="170"
+                on:mousemove=move |ev: web_sys::MouseEvent| {
+                    hover.set(run::hover(id, series, f64::from(ev.offset_x())));
+                }
+                on:mouseleave=move |_| hover.set(String::new())
+            ></canvas>
+            <p class="hover" id=format!("{id}-hover")>{move || hover.get()}</p>
+        </figure>
+    }
+}
+
+/// A labelled control row.
+fn row(label: &'static str, control: impl IntoView, value: impl IntoView) -> impl IntoView {
+    view! { <label class="row"><span>{label}</span>{control}<output>{value}</output></label> }
+}
+
+#[component]
+fn Controls(ui: Ui) -> impl IntoView {
+    let s = ui.settings;
+    let lr_slider = move |key: &'static str, id: &'static str, get: fn(&Settings) -> f32| {
+        view! {
+            <input
+                type="range"
+                id=id
+                min="0"
+                max=SLIDER_STEPS.to_string()
+                step="1"
+                prop:value=move || lr_to_slider(get(&s.get())).to_string()
+                on:input=move |ev| {
+                    let position: u32 = event_target_value(&ev).parse().unwrap_or(0);
+                    propose_value(ui, key, &slider_to_lr(position).to_string());
+                }
+            />
+        }
+    };
+    let number =
+        move |key: &'static str, min: &'static str, max: String, get: fn(&Settings) -> String| {
+            view! {
+                <input
+                    type="number"
+                    id=key.replace('_', "-")
+                    min=min
+                    max=max
+                    step="1"
+                    prop:value=move || get(&s.get())
+                    on:change=move |ev| propose_value(ui, key, &event_target_value(&ev))
+                />
+            }
+        };
+    let presets = Preset::ALL
+        .map(|p| view! { <option value=p.name() selected=move || s.get().preset == p>{p.name()}</option> })
+        .collect_view();
+    let losses = GanLoss::ALL
+        .map(|l| view! { <option value=l.name() selected=move || s.get().hyper.loss == l>{l.name()}</option> })
+        .collect_view();
+
+    view! {
+        <form class="settings" on:submit=|ev| ev.prevent_default()>
+            <fieldset>
+                <legend>"From the next step"</legend>
+                {row("lr_g", lr_slider("lr_g", "lr-g", |s| s.hyper.lr_g),
+                    view! { <span id="lr-g-value">{move || settings::format_lr(s.get().hyper.lr_g)}</span> })}
+                {row("lr_d", lr_slider("lr_d", "lr-d", |s| s.hyper.lr_d),
+                    view! { <span id="lr-d-value">{move || settings::format_lr(s.get().hyper.lr_d)}</span> })}
+                {row("beta1", view! {
+                    <input type="range" id="beta1" min="0" max="0.99" step="0.01"
+                        prop:value=move || s.get().hyper.beta1.to_string()
+                        on:input=move |ev| propose_value(ui, "beta1", &event_target_value(&ev)) />
+                }, move || format!("{:.2}", s.get().hyper.beta1))}
+                {row("D steps per G step", view! {
+                    <input type="range" id="d-steps" min="1" max="10" step="1"
+                        prop:value=move || s.get().hyper.d_steps.to_string()
+                        on:input=move |ev| propose_value(ui, "d_steps", &event_target_value(&ev)) />
+                }, move || s.get().hyper.d_steps.to_string())}
+                {row("loss", view! {
+                    <select id="loss" on:change=move |ev| propose_value(ui, "loss", &event_target_value(&ev))>
+                        {losses}
+                    </select>
+                }, "")}
+            </fieldset>
+            <fieldset>
+                <legend>"These restart the run"</legend>
+                {row("preset", view! {
+                    <select id="preset" on:change=move |ev| {
+                        let next = event_target_value(&ev).parse::<Preset>()
+                            .map(|p| s.get_untracked().with_preset(p))
+                            .map_err(|e| e.to_string());
+                        propose(ui, next);
+                    }>{presets}</select>
+                }, "")}
+                {row("batch", number("batch", "2", MAX_BATCH.to_string(), |s| s.config.batch.to_string()), "")}
+                {row("nz", number("nz", "1", "4096".into(), |s| s.config.nz.to_string()), "")}
+                {row("ngf", number("ngf", "1", "1024".into(), |s| s.config.ngf.to_string()), "")}
+                {row("ndf", number("ndf", "1", "1024".into(), |s| s.config.ndf.to_string()), "")}
+                {row("seed", number("seed", "0", u64::MAX.to_string(), |s| s.seed.to_string()), "")}
+            </fieldset>
+        </form>
+    }
+}
+
+#[component]
+fn Files(ui: Ui) -> impl IntoView {
+    let chosen = move |ev: web_sys::Event| {
+        let input: web_sys::HtmlInputElement = event_target(&ev);
+        take_files(ui, web::files_of(input.files()));
+        // The same file chosen again should fire `change` again.
+        input.set_value("");
+    };
+    view! {
+        <div class="files">
+            <button id="save-checkpoint" on:click=|_| run::send(Command::SaveCheckpoint)
+                disabled=move || ui.stopped()>"Download checkpoint"</button>
+            <label class="file">
+                "Continue from a checkpoint: "
+                <input type="file" id="load-checkpoint" accept=".safetensors" on:change=chosen />
+            </label>
+            <label class="file">
+                "Your own data (MNIST IDX file, or PNG/JPEG images; or drop them on the page): "
+                <input type="file" id="data-files" multiple on:change=chosen />
+            </label>
+        </div>
+    }
+}
+
+#[component]
+fn BenchView(ui: Ui) -> impl IntoView {
+    let rows = move || {
+        ui.bench
+            .get()
+            .into_iter()
+            .map(|row| {
+                view! {
+                    <tr data-preset=row.preset>
+                        <td>{row.preset}</td>
+                        <td>{row.batch}</td>
+                        <td class="ms">{format!("{:.1}", row.median_ms)}</td>
+                        <td>{format!("{:.2}", row.gflops)}</td>
+                    </tr>
+                }
+            })
+            .collect_view()
+    };
+    view! {
+        <h2>"Benchmark"</h2>
+        <p>
+            {move || format!(
+                "Median milliseconds per training iteration in this browser, over {} iterations \
+                 after 2 untimed ones, each waited for.",
+                ui.bench_iterations.get()
+            )}
+            {move || (ui.phase.get() == Phase::Bench).then_some(" Running…")}
+        </p>
+        <table id="bench">
+            <thead><tr><th>"preset"</th><th>"batch"</th><th>"ms / iteration"</th><th>"GFLOP/s"</th></tr></thead>
+            <tbody>{rows}</tbody>
+        </table>
     }
 }

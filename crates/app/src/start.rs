@@ -1,0 +1,169 @@
+//! Start-up (wasm32 only): the device, the settings from the URL, the
+//! bundled digits with a progress indicator, then either the training
+//! session or, with `?bench`, the benchmark.
+
+use leptos::prelude::*;
+use webgan::data::Dataset;
+use webgan::{Hyper, Preset, Trainer};
+use webgan_tensor::GpuContext;
+
+use crate::report::{AdapterReport, Probe};
+use crate::run::{Session, MNIST_URL};
+use crate::settings::{self, Settings};
+use crate::ui::{browser_adapter_info, BenchRow, Phase, Ui};
+use crate::web;
+
+/// Timed iterations per preset in `?bench`, unless `?bench=N` says.
+const BENCH_ITERATIONS: usize = 10;
+/// Untimed iterations first (pipelines are built on first use).
+const BENCH_WARM_UP: usize = 2;
+
+/// Everything from the device to the first frame.
+pub async fn start(ui: Ui) {
+    let ctx = match GpuContext::new().await {
+        Ok(ctx) => ctx,
+        Err(error) => {
+            log::error!("webgan: no WebGPU device: {error}");
+            ui.probe.set(Probe::Failed(error.to_string()));
+            return;
+        }
+    };
+    let browser = browser_adapter_info().await;
+    let report = AdapterReport::new(ctx.adapter(), ctx.limits(), browser);
+    let software = ctx.adapter().is_cpu || report.name().to_lowercase().contains("swiftshader");
+    ui.probe.set(Probe::Ready(report));
+
+    let query = web::query();
+    let default = if software {
+        Preset::Tiny
+    } else {
+        Preset::Standard
+    };
+    let (settings, errors) = Settings::from_query(&query, default);
+    if !errors.is_empty() {
+        ui.error(format!(
+            "Refused in the URL, defaults kept: {}.",
+            errors.join("; ")
+        ));
+    }
+    ui.settings.set(settings);
+
+    ui.phase.set(Phase::Loading);
+    let Some(data) = load_mnist(ui).await else {
+        return;
+    };
+    if settings::has_key(&query, "bench") {
+        bench(ui, &ctx, data, &query).await;
+        return;
+    }
+
+    web::set_query(&settings.to_query());
+    let session = match Session::new(ctx.clone(), settings, data.clone(), ui) {
+        Ok(session) => session,
+        Err(error) => {
+            // Sizes the device cannot hold: fall back to the preset.
+            ui.error(format!(
+                "Could not start with these settings ({error}); started with the {default} preset."
+            ));
+            let fallback = Settings::new(default);
+            ui.settings.set(fallback);
+            web::set_query(&fallback.to_query());
+            match Session::new(ctx, fallback, data, ui) {
+                Ok(session) => session,
+                Err(error) => {
+                    ui.phase.set(Phase::Failed);
+                    ui.error(format!("Could not start training: {error}"));
+                    return;
+                }
+            }
+        }
+    };
+    session.run().await;
+}
+
+/// Fetches and decodes the bundled digits, showing progress.
+async fn load_mnist(ui: Ui) -> Option<Dataset> {
+    let bytes = web::fetch_bytes(MNIST_URL, |loaded, total| {
+        ui.data_progress.set(Some((loaded, total)));
+    })
+    .await;
+    let data = bytes
+        .and_then(|bytes| Dataset::from_idx_bytes(MNIST_URL, &bytes).map_err(|e| e.to_string()));
+    ui.data_progress.set(None);
+    match data {
+        Ok(data) => {
+            ui.data_source.set(format!(
+                "MNIST, {} digits (bundled; LeCun and Cortes, CC BY-SA 3.0)",
+                data.len()
+            ));
+            Some(data)
+        }
+        Err(error) => {
+            ui.phase.set(Phase::Failed);
+            ui.error(format!("Could not load the digits: {error}"));
+            None
+        }
+    }
+}
+
+/// `?bench`: a fixed number of iterations per preset (or only the URL's
+/// preset), each waited for, and the median milliseconds per iteration.
+async fn bench(ui: Ui, ctx: &GpuContext, data: Dataset, query: &str) {
+    ui.phase.set(Phase::Bench);
+    let pairs = settings::query_pairs(query);
+    let value = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    let iterations = value("bench")
+        .and_then(|v| v.parse().ok())
+        .filter(|n| (1..=1000).contains(n))
+        .unwrap_or(BENCH_ITERATIONS);
+    let presets: Vec<Preset> = match value("preset").and_then(|p| p.parse().ok()) {
+        Some(preset) => vec![preset],
+        None => Preset::ALL.to_vec(),
+    };
+    ui.bench_iterations.set(iterations);
+
+    for preset in presets {
+        match bench_preset(ctx, preset, &data, iterations).await {
+            Ok(row) => ui.bench.update(|rows| rows.push(row)),
+            Err(error) => {
+                ui.error(format!("{preset}: {error}"));
+                break;
+            }
+        }
+    }
+    ui.phase.set(Phase::BenchDone);
+}
+
+async fn bench_preset(
+    ctx: &GpuContext,
+    preset: Preset,
+    data: &Dataset,
+    iterations: usize,
+) -> Result<BenchRow, webgan::GanError> {
+    let config = preset.config();
+    let mut trainer = Trainer::new(ctx, config, Hyper::default(), 1, data.clone())?;
+    trainer.quality_every = 0;
+    let mut times = Vec::with_capacity(iterations);
+    for i in 0..iterations + BENCH_WARM_UP {
+        let start = web::now_ms();
+        trainer.train_step()?;
+        let (sender, receiver) = futures_channel::oneshot::channel();
+        ctx.queue().on_submitted_work_done(move || {
+            let _ = sender.send(());
+        });
+        let _ = receiver.await;
+        if i >= BENCH_WARM_UP {
+            times.push(web::now_ms() - start);
+        }
+    }
+    trainer.flush().await?;
+    times.sort_by(f64::total_cmp);
+    let median_ms = times[times.len() / 2];
+    let gflop = trainer.iteration_flops() / 1e9;
+    Ok(BenchRow {
+        preset: preset.name(),
+        batch: config.batch,
+        median_ms,
+        gflops: gflop / median_ms * 1e3,
+    })
+}
