@@ -3,7 +3,9 @@
 //! 32, batch 64) on the adapter present, and prints the median milliseconds
 //! and GFLOP/s of each.
 //!
-//! Run: `cargo bench -p webgan-tensor --bench kernels [-- --samples N --batch N]`.
+//! Run: `cargo bench -p webgan-tensor --bench kernels [-- --samples N --batch N
+//! --only TEXT]`; `--only` keeps the rows whose "layer pass" contains TEXT
+//! (e.g. `--only D.2`, `--only weight`).
 //!
 //! Each sample is one submission holding one dispatch, timed on the host
 //! from submit until the device is idle, so it includes the submission
@@ -136,11 +138,15 @@ fn median_ms(ctx: &GpuContext, samples: usize, mut run: impl FnMut() -> Result<(
     Ok(times[times.len() / 2])
 }
 
-fn arg(name: &str, default: usize) -> usize {
+/// The value after `--name` on the command line.
+fn arg_text(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
+    let at = args.iter().position(|a| a == name)?;
+    args.get(at + 1).cloned()
+}
+
+fn arg(name: &str, default: usize) -> usize {
+    arg_text(name)
         .map(|v| {
             v.parse()
                 .unwrap_or_else(|_| panic!("{name} takes a number, got {v}"))
@@ -150,6 +156,7 @@ fn arg(name: &str, default: usize) -> usize {
 
 fn main() -> Result<()> {
     let (samples, batch) = (arg("--samples", 9), arg("--batch", 64));
+    let only = arg_text("--only").unwrap_or_default();
     let ctx = pollster::block_on(GpuContext::new())?;
     println!("webgan-tensor kernels, standard preset (nz 64, ngf = ndf = 32), batch {batch}");
     println!("adapter: {}", ctx.adapter());
@@ -181,6 +188,9 @@ fn main() -> Result<()> {
             .iter()
             .enumerate()
         {
+            if !format!("{} {pass_name}", layer.name).contains(&only) {
+                continue;
+            }
             let ms = median_ms(&ctx, samples, || {
                 let mut enc = Encoder::new(&ctx);
                 record(&mut enc, &layer, pass, &tensors)?;
