@@ -10,15 +10,30 @@
 //                      * weight[co, ci, kh, kw]
 // where taps outside the input read zero (padding).
 //
-// The same three kernels run conv_transpose2d: a transposed convolution is
-// this convolution with input and output exchanged (the launcher swaps
+// The same kernels run conv_transpose2d: a transposed convolution is this
+// convolution with input and output exchanged (the launcher swaps
 // c_in/c_out, h_in/h_out, w_in/w_out in the parameters and binds the
 // tensors accordingly; see `crates/tensor/src/ops/conv.rs`). Its weight
 // [c_in, c_out, k_h, k_w] then reads as this file's [c_out, c_in, k_h, k_w].
 //
-// Grids: one invocation per output element (flat index, see common.wgsl),
-// except conv2d_backward_weight_reduce: one workgroup per weight element.
-// Limits: every tensor below 2^32 elements (u32 indices).
+// Blocking: each pass is a matrix product, and each invocation computes an
+// 8 x 8 block of it (BLOCK rows by BLOCK columns, four mat4x4 accumulators),
+// so every value it loads is used 8 times. On software adapters a storage
+// load costs far more than a multiply-add (lavapipe gathers each lane's
+// value one by one), so loads per multiply-add decide the speed:
+//   conv2d_forward          rows: 8 images,             columns: 8 of c_out
+//   conv2d_backward_input   rows: 8 images,             columns: 8 of c_in
+//   conv2d_backward_weight  rows: 8 (ci, kh, kw) taps,  columns: 8 of c_out
+// Blocking over images keeps a block's taps and padding identical for all
+// its rows. Partial blocks (n, c_in, c_out or taps not multiples of 8)
+// clamp their indices to the last row or column and skip those stores.
+//
+// Grids: one invocation per block, flat index (see common.wgsl):
+//   conv2d_forward          ((b / 8 * co_blocks + co / 8) * h_out + oh) * w_out + ow
+//   conv2d_backward_input   ((b / 8 * ci_blocks + ci / 8) * h_in + ih) * w_in + iw
+//   conv2d_backward_weight  (split * co_blocks + co / 8) * tap_blocks + tap / 8
+// where x_blocks = ceil(x / 8) and tap = (ci * k_h + kh) * k_w + kw.
+// Limits: every tensor below 2^31 elements (i32 offsets).
 
 // Geometry of the convolution; mirrors the Rust `ConvParams`.
 struct ConvParams {
@@ -52,6 +67,82 @@ struct ConvParams {
 // Weight gradient dw [c_out, c_in, k_h, k_w].
 @group(0) @binding(6) var<storage, read_write> dw: array<f32>;
 
+// Rows and columns of one invocation's block; the code below spells out
+// its two halves (lo, hi), so this is not a tuning knob.
+const BLOCK: u32 = 8u;
+
+// Eight indices or values: rows or columns 0-3 (lo) and 4-7 (hi).
+struct Index8 {
+    lo: vec4<u32>,
+    hi: vec4<u32>,
+}
+
+struct Vec8 {
+    lo: vec4<f32>,
+    hi: vec4<f32>,
+}
+
+// An 8 x 8 block of sums; m_rc holds rows 4r..4r+3 and columns 4c..4c+3,
+// one column per mat4x4 column.
+struct Block {
+    m00: mat4x4<f32>,
+    m01: mat4x4<f32>,
+    m10: mat4x4<f32>,
+    m11: mat4x4<f32>,
+}
+
+fn ceil_div(a: u32, b: u32) -> u32 {
+    return (a + b - 1u) / b;
+}
+
+/// `(min(first + i, count - 1)) * step` for i = 0..7: the offsets of eight
+/// consecutive rows or columns, the ones past the end clamped to the last.
+fn offsets8(first: u32, count: u32, step: u32) -> Index8 {
+    let last = vec4(count - 1u);
+    let lo = min(vec4(first) + vec4(0u, 1u, 2u, 3u), last) * step;
+    let hi = min(vec4(first) + vec4(4u, 5u, 6u, 7u), last) * step;
+    return Index8(lo, hi);
+}
+
+/// Adds the outer product rows * columns to the block.
+fn accumulate(acc: ptr<function, Block>, rows: Vec8, cols: Vec8) {
+    (*acc).m00 += outer(rows.lo, cols.lo);
+    (*acc).m01 += outer(rows.lo, cols.hi);
+    (*acc).m10 += outer(rows.hi, cols.lo);
+    (*acc).m11 += outer(rows.hi, cols.hi);
+}
+
+/// The matrix whose column c is u * v[c].
+fn outer(u: vec4<f32>, v: vec4<f32>) -> mat4x4<f32> {
+    return mat4x4<f32>(u * v.x, u * v.y, u * v.z, u * v.w);
+}
+
+/// Element (row, col) of the block.
+fn block_at(acc: Block, row: u32, col: u32) -> f32 {
+    var m = acc.m00;
+    if row < 4u && col >= 4u {
+        m = acc.m01;
+    } else if row >= 4u && col < 4u {
+        m = acc.m10;
+    } else if row >= 4u {
+        m = acc.m11;
+    }
+    return m[col % 4u][row % 4u];
+}
+
+// Four elements of x, weight or dy.
+fn x4(i: vec4<u32>) -> vec4<f32> {
+    return vec4(x[i.x], x[i.y], x[i.z], x[i.w]);
+}
+fn weight4(i: vec4<u32>) -> vec4<f32> {
+    return vec4(weight[i.x], weight[i.y], weight[i.z], weight[i.w]);
+}
+fn dy4(i: vec4<u32>) -> vec4<f32> {
+    return vec4(dy[i.x], dy[i.y], dy[i.z], dy[i.w]);
+}
+
+// y for 8 images by 8 output channels at one (oh, ow): for each tap inside
+// the input, c_in steps of 8 x loads, 8 weight loads, 64 multiply-adds.
 @compute @workgroup_size(WG)
 fn conv2d_forward(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -59,40 +150,58 @@ fn conv2d_forward(
     @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
     let index = flat_index(wid, nwg, lid);
-    if index >= p.n * p.c_out * p.h_out * p.w_out {
+    let co_blocks = ceil_div(p.c_out, BLOCK);
+    if index >= ceil_div(p.n, BLOCK) * co_blocks * p.h_out * p.w_out {
         return;
     }
     let ow = index % p.w_out;
     let oh = (index / p.w_out) % p.h_out;
-    let co = (index / (p.w_out * p.h_out)) % p.c_out;
-    let b = index / (p.w_out * p.h_out * p.c_out);
+    let co0 = (index / (p.w_out * p.h_out)) % co_blocks * BLOCK;
+    let b0 = index / (p.w_out * p.h_out * co_blocks) * BLOCK;
 
+    let x_plane = p.h_in * p.w_in;
+    let images = offsets8(b0, p.n, p.c_in * x_plane);
+    let channels = offsets8(co0, p.c_out, p.c_in * p.k_h * p.k_w);
     let ih0 = i32(oh * p.stride) - i32(p.pad);
     let iw0 = i32(ow * p.stride) - i32(p.pad);
-    var sum = 0.0;
-    for (var ci = 0u; ci < p.c_in; ci++) {
-        let x_plane = (b * p.c_in + ci) * p.h_in * p.w_in;
-        let w_plane = (co * p.c_in + ci) * p.k_h * p.k_w;
-        for (var kh = 0u; kh < p.k_h; kh++) {
-            let ih = ih0 + i32(kh);
-            if ih < 0 || ih >= i32(p.h_in) {
+    var acc: Block;
+    for (var kh = 0u; kh < p.k_h; kh++) {
+        let ih = ih0 + i32(kh);
+        if ih < 0 || ih >= i32(p.h_in) {
+            continue;
+        }
+        for (var kw = 0u; kw < p.k_w; kw++) {
+            let iw = iw0 + i32(kw);
+            if iw < 0 || iw >= i32(p.w_in) {
                 continue;
             }
-            for (var kw = 0u; kw < p.k_w; kw++) {
-                let iw = iw0 + i32(kw);
-                if iw < 0 || iw >= i32(p.w_in) {
-                    continue;
-                }
-                let x_at = x_plane + u32(ih) * p.w_in + u32(iw);
-                sum += x[x_at] * weight[w_plane + kh * p.k_w + kw];
+            var x_at = u32(ih) * p.w_in + u32(iw);
+            var w_at = kh * p.k_w + kw;
+            for (var ci = 0u; ci < p.c_in; ci++) {
+                let xs = Vec8(x4(images.lo + x_at), x4(images.hi + x_at));
+                let ws = Vec8(weight4(channels.lo + w_at), weight4(channels.hi + w_at));
+                accumulate(&acc, xs, ws);
+                x_at += x_plane;
+                w_at += p.k_h * p.k_w;
             }
         }
     }
-    y[index] = sum;
+
+    let y_plane = p.h_out * p.w_out;
+    let y_at = oh * p.w_out + ow;
+    for (var r = 0u; r < min(BLOCK, p.n - b0); r++) {
+        for (var c = 0u; c < min(BLOCK, p.c_out - co0); c++) {
+            let at = ((b0 + r) * p.c_out + co0 + c) * y_plane + y_at;
+            y[at] = block_at(acc, r, c);
+        }
+    }
 }
 
 // dx[b, ci, ih, iw] = sum over co, kh, kw with oh * stride = ih + pad - kh
 // (and likewise for ow) of dy[b, co, oh, ow] * weight[co, ci, kh, kw].
+// 8 images by 8 input channels at one (ih, iw); only the taps with
+// kh = ih + pad (mod stride) reach an output row, so the loops start at
+// the first of them and step by the stride.
 @compute @workgroup_size(WG)
 fn conv2d_backward_input(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -100,75 +209,58 @@ fn conv2d_backward_input(
     @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
     let index = flat_index(wid, nwg, lid);
-    if index >= p.n * p.c_in * p.h_in * p.w_in {
+    let ci_blocks = ceil_div(p.c_in, BLOCK);
+    if index >= ceil_div(p.n, BLOCK) * ci_blocks * p.h_in * p.w_in {
         return;
     }
     let iw = index % p.w_in;
     let ih = (index / p.w_in) % p.h_in;
-    let ci = (index / (p.w_in * p.h_in)) % p.c_in;
-    let b = index / (p.w_in * p.h_in * p.c_in);
+    let ci0 = (index / (p.w_in * p.h_in)) % ci_blocks * BLOCK;
+    let b0 = index / (p.w_in * p.h_in * ci_blocks) * BLOCK;
 
-    var sum = 0.0;
-    for (var kh = 0u; kh < p.k_h; kh++) {
-        // oh * stride = ih + pad - kh must be a non-negative multiple of stride.
-        let oh_scaled = i32(ih + p.pad) - i32(kh);
-        if oh_scaled < 0 || oh_scaled % i32(p.stride) != 0 {
-            continue;
-        }
-        let oh = u32(oh_scaled) / p.stride;
+    let y_plane = p.h_out * p.w_out;
+    let taps = p.k_h * p.k_w;
+    let images = offsets8(b0, p.n, p.c_out * y_plane);
+    let channels = offsets8(ci0, p.c_in, taps);
+    let oh_scaled = ih + p.pad;
+    let ow_scaled = iw + p.pad;
+    var acc: Block;
+    for (var kh = oh_scaled % p.stride; kh < p.k_h && kh <= oh_scaled; kh += p.stride) {
+        let oh = (oh_scaled - kh) / p.stride;
         if oh >= p.h_out {
             continue;
         }
-        for (var kw = 0u; kw < p.k_w; kw++) {
-            let ow_scaled = i32(iw + p.pad) - i32(kw);
-            if ow_scaled < 0 || ow_scaled % i32(p.stride) != 0 {
-                continue;
-            }
-            let ow = u32(ow_scaled) / p.stride;
+        for (var kw = ow_scaled % p.stride; kw < p.k_w && kw <= ow_scaled; kw += p.stride) {
+            let ow = (ow_scaled - kw) / p.stride;
             if ow >= p.w_out {
                 continue;
             }
+            var dy_at = oh * p.w_out + ow;
+            var w_at = kh * p.k_w + kw;
             for (var co = 0u; co < p.c_out; co++) {
-                let dy_at = ((b * p.c_out + co) * p.h_out + oh) * p.w_out + ow;
-                let w_at = ((co * p.c_in + ci) * p.k_h + kh) * p.k_w + kw;
-                sum += dy[dy_at] * weight[w_at];
+                let dys = Vec8(dy4(images.lo + dy_at), dy4(images.hi + dy_at));
+                let ws = Vec8(weight4(channels.lo + w_at), weight4(channels.hi + w_at));
+                accumulate(&acc, dys, ws);
+                dy_at += y_plane;
+                w_at += p.c_in * taps;
             }
         }
     }
-    dx[index] = sum;
+
+    let x_plane = p.h_in * p.w_in;
+    let x_at = ih * p.w_in + iw;
+    for (var r = 0u; r < min(BLOCK, p.n - b0); r++) {
+        for (var c = 0u; c < min(BLOCK, p.c_in - ci0); c++) {
+            dx[((b0 + r) * p.c_in + ci0 + c) * x_plane + x_at] = block_at(acc, r, c);
+        }
+    }
 }
 
 // dw[co, ci, kh, kw] = sum over b, oh, ow of
 //     x[b, ci, oh * stride + kh - pad, ow * stride + kw - pad] * dy[b, co, oh, ow].
-// Two ways to sum over the n * h_out * w_out output positions: one
-// invocation per weight element walking all of them (many weights, few
-// positions), or one workgroup per weight element with its lanes sharing
-// them (few weights, many positions); the launcher picks.
-
-/// The contribution of output position `pos` (b, oh, ow) to dw at `index`.
-fn weight_tap(index: u32, pos: u32) -> f32 {
-    let kw = index % p.k_w;
-    let kh = (index / p.k_w) % p.k_h;
-    let ci = (index / (p.k_w * p.k_h)) % p.c_in;
-    let co = index / (p.k_w * p.k_h * p.c_in);
-    let ow = pos % p.w_out;
-    let oh = (pos / p.w_out) % p.h_out;
-    let b = pos / (p.w_out * p.h_out);
-    let ih = i32(oh * p.stride + kh) - i32(p.pad);
-    let iw = i32(ow * p.stride + kw) - i32(p.pad);
-    if ih < 0 || ih >= i32(p.h_in) || iw < 0 || iw >= i32(p.w_in) {
-        return 0.0;
-    }
-    let x_at = ((b * p.c_in + ci) * p.h_in + u32(ih)) * p.w_in + u32(iw);
-    let dy_at = ((b * p.c_out + co) * p.h_out + oh) * p.w_out + ow;
-    return x[x_at] * dy[dy_at];
-}
-
-fn store_weight_gradient(index: u32, total: f32) {
-    dw[index] = select(0.0, dw[index], p.accumulate != 0u) + total;
-}
-
-// One invocation per weight element (flat index).
+// 8 taps (ci, kh, kw) by 8 output channels, summed over every output
+// position: per position 8 x loads (zero where a tap falls in the padding),
+// 8 dy loads, 64 multiply-adds.
 @compute @workgroup_size(WG)
 fn conv2d_backward_weight(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -176,35 +268,64 @@ fn conv2d_backward_weight(
     @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
     let index = flat_index(wid, nwg, lid);
-    if index >= p.c_out * p.c_in * p.k_h * p.k_w {
+    let taps = p.c_in * p.k_h * p.k_w;
+    let tap_blocks = ceil_div(taps, BLOCK);
+    let co_blocks = ceil_div(p.c_out, BLOCK);
+    if index >= tap_blocks * co_blocks {
         return;
     }
-    var sum = 0.0;
-    for (var pos = 0u; pos < p.n * p.h_out * p.w_out; pos++) {
-        sum += weight_tap(index, pos);
+    let t0 = index % tap_blocks * BLOCK;
+    let co0 = index / tap_blocks * BLOCK;
+
+    // Each row's tap t (clamped to the last) as kh - pad, kw - pad and its
+    // x offset from (b, oh * stride, ow * stride) with the padding applied.
+    let kk = p.k_h * p.k_w;
+    let x_plane = p.h_in * p.w_in;
+    let pad = i32(p.pad);
+    let t_lo = min(vec4(t0) + vec4(0u, 1u, 2u, 3u), vec4(taps - 1u));
+    let t_hi = min(vec4(t0) + vec4(4u, 5u, 6u, 7u), vec4(taps - 1u));
+    let kh_lo = vec4<i32>(t_lo / p.k_w % p.k_h) - pad;
+    let kh_hi = vec4<i32>(t_hi / p.k_w % p.k_h) - pad;
+    let kw_lo = vec4<i32>(t_lo % p.k_w) - pad;
+    let kw_hi = vec4<i32>(t_hi % p.k_w) - pad;
+    let off_lo = vec4<i32>(t_lo / kk * x_plane) + kh_lo * i32(p.w_in) + kw_lo;
+    let off_hi = vec4<i32>(t_hi / kk * x_plane) + kh_hi * i32(p.w_in) + kw_hi;
+
+    let y_plane = p.h_out * p.w_out;
+    let channels = offsets8(co0, p.c_out, y_plane);
+    var acc: Block;
+    for (var b = 0u; b < p.n; b++) {
+        for (var oh = 0u; oh < p.h_out; oh++) {
+            let ih = i32(oh * p.stride);
+            let row = i32((b * p.c_in * p.h_in + oh * p.stride) * p.w_in);
+            var dy_at = (b * p.c_out * p.h_out + oh) * p.w_out;
+            for (var ow = 0u; ow < p.w_out; ow++) {
+                let iw = i32(ow * p.stride);
+                let at = row + iw;
+                let xs = Vec8(
+                    x4_at(at + off_lo, ih + kh_lo, iw + kw_lo),
+                    x4_at(at + off_hi, ih + kh_hi, iw + kw_hi),
+                );
+                let dys = Vec8(dy4(channels.lo + dy_at), dy4(channels.hi + dy_at));
+                accumulate(&acc, xs, dys);
+                dy_at += 1u;
+            }
+        }
     }
-    store_weight_gradient(index, sum);
+
+    for (var r = 0u; r < min(BLOCK, taps - t0); r++) {
+        for (var c = 0u; c < min(BLOCK, p.c_out - co0); c++) {
+            let at = (co0 + c) * taps + t0 + r;
+            dw[at] = select(0.0, dw[at], p.accumulate != 0u) + block_at(acc, r, c);
+        }
+    }
 }
 
-// One workgroup per weight element; lanes stride over the positions, then
-// the workgroup sums the lanes.
-@compute @workgroup_size(WG)
-fn conv2d_backward_weight_reduce(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_id) lid: vec3<u32>,
-) {
-    // Workgroup-uniform, so the early return keeps the barriers uniform.
-    let index = group_index(wid, nwg);
-    if index >= p.c_out * p.c_in * p.k_h * p.k_w {
-        return;
-    }
-    var sum = 0.0;
-    for (var pos = lid.x; pos < p.n * p.h_out * p.w_out; pos += WG) {
-        sum += weight_tap(index, pos);
-    }
-    let total = workgroup_sum(lid.x, sum);
-    if lid.x == 0u {
-        store_weight_gradient(index, total);
-    }
+/// x at four flat offsets `at` whose rows and columns are `ih`, `iw`; zero
+/// where (ih, iw) falls outside the input (padding).
+fn x4_at(at: vec4<i32>, ih: vec4<i32>, iw: vec4<i32>) -> vec4<f32> {
+    let h = vec4(i32(p.h_in));
+    let w = vec4(i32(p.w_in));
+    let inside = (ih >= vec4(0)) & (ih < h) & (iw >= vec4(0)) & (iw < w);
+    return select(vec4(0.0), x4(vec4<u32>(select(vec4(0), at, inside))), inside);
 }

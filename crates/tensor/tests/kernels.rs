@@ -14,7 +14,7 @@ use webgan_tensor::GpuContext;
 /// (n, c_in, c_out, h_in, w_in, k, stride, pad, out_pad): odd and
 /// non-square sizes, C_in != C_out both ways, stride 1 and 2, padding 0 and
 /// 1, output padding 0 and 1 (transposed only), the model's own layers, and
-/// both ways of summing a weight gradient.
+/// batches and channel counts that leave the kernels' 8 x 8 blocks partial.
 const CONV_CASES: &[[usize; 9]] = &[
     [2, 3, 5, 7, 9, 3, 1, 1, 0],
     [2, 4, 2, 9, 6, 4, 2, 1, 1],
@@ -24,7 +24,7 @@ const CONV_CASES: &[[usize; 9]] = &[
     [2, 8, 4, 7, 7, 3, 2, 1, 0],
     [2, 16, 1, 4, 4, 4, 1, 0, 0],
     [2, 16, 8, 1, 1, 4, 1, 0, 0],
-    // Few weights, many positions: the workgroup-per-weight gradient.
+    // Few weights, many positions.
     [8, 2, 3, 16, 16, 3, 1, 1, 0],
 ];
 

@@ -300,34 +300,43 @@ fn record(
     check_distinct(op, a, out)?;
     check_distinct(op, b, out)?;
 
-    let (kernel, bound) = match (pass, g.transposed) {
-        (Pass::Forward, false) | (Pass::BackwardInput, true) => {
-            (shaders::CONV2D_FORWARD, [a, b, out])
-        }
-        (Pass::BackwardInput, false) | (Pass::Forward, true) => {
-            (shaders::CONV2D_BACKWARD_INPUT, [a, b, out])
-        }
-        (Pass::BackwardWeight, false) => (shaders::CONV2D_BACKWARD_WEIGHT, [a, b, out]),
-        (Pass::BackwardWeight, true) => (shaders::CONV2D_BACKWARD_WEIGHT, [b, a, out]),
+    // The pass the conv2d kernels run: a transposed convolution's forward
+    // pass is conv2d's input gradient and the other way round.
+    let (kernel_pass, bound) = match (pass, g.transposed) {
+        (Pass::Forward, false) | (Pass::BackwardInput, true) => (Pass::Forward, [a, b, out]),
+        (Pass::BackwardInput, false) | (Pass::Forward, true) => (Pass::BackwardInput, [a, b, out]),
+        (Pass::BackwardWeight, false) => (Pass::BackwardWeight, [a, b, out]),
+        (Pass::BackwardWeight, true) => (Pass::BackwardWeight, [b, a, out]),
     };
     let params = g.kernel_params(op, accumulate)?;
-    let positions = (params.n * params.h_out * params.w_out) as usize;
-    if pass == Pass::BackwardWeight && reduce_per_workgroup(positions) {
-        let kernel = shaders::CONV2D_BACKWARD_WEIGHT_REDUCE;
-        enc.dispatch_groups(kernel, &params, &bound, out.len())
-    } else {
-        enc.dispatch_flat(kernel, &params, &bound, out.len())
-    }
+    let invocations = kernel_pass.blocks(&params);
+    enc.dispatch_flat(kernel_pass.kernel(), &params, &bound, invocations)
 }
 
-/// Whether a weight gradient whose elements are each a sum over `positions`
-/// terms should use a workgroup per element rather than an invocation.
-///
-/// Measured on lavapipe at the standard preset (`benches/kernels.rs`): with
-/// 64 to 1,024 terms an invocation per element was 1x to 10x faster, with
-/// 3,136 or more a workgroup per element was 1.5x to 3x faster.
-fn reduce_per_workgroup(positions: usize) -> bool {
-    positions >= 8 * crate::WORKGROUP_SIZE as usize
+/// Rows and columns of the block each conv2d invocation computes (`BLOCK`
+/// in `shaders/conv2d.wgsl`, fixed by its two-vec4 layout).
+const BLOCK: usize = 8;
+
+impl Pass {
+    /// The conv2d kernel of this pass.
+    fn kernel(self) -> shaders::KernelId {
+        match self {
+            Pass::Forward => shaders::CONV2D_FORWARD,
+            Pass::BackwardInput => shaders::CONV2D_BACKWARD_INPUT,
+            Pass::BackwardWeight => shaders::CONV2D_BACKWARD_WEIGHT,
+        }
+    }
+
+    /// Invocations of this pass's kernel: one per 8 x 8 block (see the grid
+    /// formulas in `shaders/conv2d.wgsl`).
+    fn blocks(self, p: &ConvParams) -> usize {
+        let blocks_of = |count: u32| (count as usize).div_ceil(BLOCK);
+        match self {
+            Pass::Forward => blocks_of(p.n) * blocks_of(p.c_out) * (p.h_out * p.w_out) as usize,
+            Pass::BackwardInput => blocks_of(p.n) * blocks_of(p.c_in) * (p.h_in * p.w_in) as usize,
+            Pass::BackwardWeight => blocks_of(p.c_in * p.k_h * p.k_w) * blocks_of(p.c_out),
+        }
+    }
 }
 
 fn forward(
