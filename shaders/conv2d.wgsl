@@ -26,13 +26,17 @@
 //   conv2d_backward_weight  rows: 8 (ci, kh, kw) taps,  columns: 8 of c_out
 // Blocking over images keeps a block's taps and padding identical for all
 // its rows. Partial blocks (n, c_in, c_out or taps not multiples of 8)
-// clamp their indices to the last row or column and skip those stores.
+// clamp their indices to the last row or column: those rows and columns
+// repeat the last one's sums, and storing them again changes nothing
+// (the weight gradient, which may add into dw, skips them instead).
 //
 // Grids: one invocation per block, flat index (see common.wgsl):
-//   conv2d_forward          ((b / 8 * co_blocks + co / 8) * h_out + oh) * w_out + ow
-//   conv2d_backward_input   ((b / 8 * ci_blocks + ci / 8) * h_in + ih) * w_in + iw
+//   conv2d_forward          ((oh * w_out + ow) * n_blocks + b / 8) * co_blocks + co / 8
+//   conv2d_backward_input   ((ih * w_in + iw) * n_blocks + b / 8) * ci_blocks + ci / 8
 //   conv2d_backward_weight  (split * co_blocks + co / 8) * tap_blocks + tap / 8
 // where x_blocks = ceil(x / 8) and tap = (ci * k_h + kh) * k_w + kw.
+// Neighbouring invocations share a position, so the lanes that a software
+// adapter runs together take the same taps and the same padding branches.
 // Limits: every tensor below 2^31 elements (i32 offsets).
 
 // Geometry of the convolution; mirrors the Rust `ConvParams`.
@@ -151,13 +155,14 @@ fn conv2d_forward(
 ) {
     let index = flat_index(wid, nwg, lid);
     let co_blocks = ceil_div(p.c_out, BLOCK);
-    if index >= ceil_div(p.n, BLOCK) * co_blocks * p.h_out * p.w_out {
+    let n_blocks = ceil_div(p.n, BLOCK);
+    if index >= n_blocks * co_blocks * p.h_out * p.w_out {
         return;
     }
-    let ow = index % p.w_out;
-    let oh = (index / p.w_out) % p.h_out;
-    let co0 = (index / (p.w_out * p.h_out)) % co_blocks * BLOCK;
-    let b0 = index / (p.w_out * p.h_out * co_blocks) * BLOCK;
+    let co0 = index % co_blocks * BLOCK;
+    let b0 = index / co_blocks % n_blocks * BLOCK;
+    let ow = index / (co_blocks * n_blocks) % p.w_out;
+    let oh = index / (co_blocks * n_blocks * p.w_out);
 
     let x_plane = p.h_in * p.w_in;
     let images = offsets8(b0, p.n, p.c_in * x_plane);
@@ -188,12 +193,23 @@ fn conv2d_forward(
     }
 
     let y_plane = p.h_out * p.w_out;
+    let rows = offsets8(b0, p.n, p.c_out * y_plane);
+    let cols = offsets8(co0, p.c_out, y_plane);
     let y_at = oh * p.w_out + ow;
-    for (var r = 0u; r < min(BLOCK, p.n - b0); r++) {
-        for (var c = 0u; c < min(BLOCK, p.c_out - co0); c++) {
-            let at = ((b0 + r) * p.c_out + co0 + c) * y_plane + y_at;
-            y[at] = block_at(acc, r, c);
-        }
+    y_tile(acc.m00, rows.lo + y_at, cols.lo);
+    y_tile(acc.m01, rows.lo + y_at, cols.hi);
+    y_tile(acc.m10, rows.hi + y_at, cols.lo);
+    y_tile(acc.m11, rows.hi + y_at, cols.hi);
+}
+
+/// Stores tile[c][r] at y[rows[r] + cols[c]].
+fn y_tile(tile: mat4x4<f32>, rows: vec4<u32>, cols: vec4<u32>) {
+    for (var c = 0u; c < 4u; c++) {
+        let at = rows + cols[c];
+        y[at.x] = tile[c].x;
+        y[at.y] = tile[c].y;
+        y[at.z] = tile[c].z;
+        y[at.w] = tile[c].w;
     }
 }
 
@@ -210,13 +226,14 @@ fn conv2d_backward_input(
 ) {
     let index = flat_index(wid, nwg, lid);
     let ci_blocks = ceil_div(p.c_in, BLOCK);
-    if index >= ceil_div(p.n, BLOCK) * ci_blocks * p.h_in * p.w_in {
+    let n_blocks = ceil_div(p.n, BLOCK);
+    if index >= n_blocks * ci_blocks * p.h_in * p.w_in {
         return;
     }
-    let iw = index % p.w_in;
-    let ih = (index / p.w_in) % p.h_in;
-    let ci0 = (index / (p.w_in * p.h_in)) % ci_blocks * BLOCK;
-    let b0 = index / (p.w_in * p.h_in * ci_blocks) * BLOCK;
+    let ci0 = index % ci_blocks * BLOCK;
+    let b0 = index / ci_blocks % n_blocks * BLOCK;
+    let iw = index / (ci_blocks * n_blocks) % p.w_in;
+    let ih = index / (ci_blocks * n_blocks * p.w_in);
 
     let y_plane = p.h_out * p.w_out;
     let taps = p.k_h * p.k_w;
@@ -248,11 +265,23 @@ fn conv2d_backward_input(
     }
 
     let x_plane = p.h_in * p.w_in;
+    let rows = offsets8(b0, p.n, p.c_in * x_plane);
+    let cols = offsets8(ci0, p.c_in, x_plane);
     let x_at = ih * p.w_in + iw;
-    for (var r = 0u; r < min(BLOCK, p.n - b0); r++) {
-        for (var c = 0u; c < min(BLOCK, p.c_in - ci0); c++) {
-            dx[((b0 + r) * p.c_in + ci0 + c) * x_plane + x_at] = block_at(acc, r, c);
-        }
+    dx_tile(acc.m00, rows.lo + x_at, cols.lo);
+    dx_tile(acc.m01, rows.lo + x_at, cols.hi);
+    dx_tile(acc.m10, rows.hi + x_at, cols.lo);
+    dx_tile(acc.m11, rows.hi + x_at, cols.hi);
+}
+
+/// Stores tile[c][r] at dx[rows[r] + cols[c]].
+fn dx_tile(tile: mat4x4<f32>, rows: vec4<u32>, cols: vec4<u32>) {
+    for (var c = 0u; c < 4u; c++) {
+        let at = rows + cols[c];
+        dx[at.x] = tile[c].x;
+        dx[at.y] = tile[c].y;
+        dx[at.z] = tile[c].z;
+        dx[at.w] = tile[c].w;
     }
 }
 
