@@ -657,7 +657,12 @@ pub fn draw_chart(id: &str, series: &[Series], history: &[StepMetrics]) {
     let _ = canvas.set_attribute("data-points", &finite.to_string());
     let _ = canvas.set_attribute("data-steps", &history.len().to_string());
     let Some((low, high)) = chart::y_range(values.iter().map(Vec::as_slice)) else {
-        let _ = g.fill_text("no steps yet", left + 8.0, top + 16.0);
+        let empty = if history.is_empty() {
+            "no steps yet"
+        } else {
+            "no values yet"
+        };
+        let _ = g.fill_text(empty, left + 8.0, top + 16.0);
         return;
     };
 
