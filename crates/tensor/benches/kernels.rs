@@ -1,17 +1,22 @@
 //! Times every convolution and transposed-convolution pass of the DCGAN at
-//! the `standard` preset's shapes (`../shared/MODEL.md`: nz 64, ngf = ndf =
-//! 32, batch 64) on the adapter present, and prints the median milliseconds
-//! and GFLOP/s of each.
+//! one preset's shapes (`MODEL.md`; `standard` by default: nz 64, ngf = ndf
+//! = 32, batch 64) on the adapter present, and prints the median
+//! milliseconds and GFLOP/s of each.
 //!
-//! Run: `cargo bench -p webgan-tensor --bench kernels [-- --samples N --batch N
-//! --only TEXT]`; `--only` keeps the rows whose "layer pass" contains TEXT
-//! (e.g. `--only D.2`, `--only weight`).
+//! Run: `cargo bench -p webgan-tensor --bench kernels [-- --samples N
+//! --preset tiny|standard|large --batch N --only TEXT]`; `--only` keeps the
+//! rows whose "layer pass" contains TEXT (e.g. `--only D.2`, `--only weight`).
 //!
 //! Each sample is one submission holding one dispatch, timed on the host
 //! from submit until the device is idle, so it includes the submission
 //! overhead (small next to these kernels on a software adapter). FLOPs count
 //! two per multiply-add of the forward pass, padding taps included; each
 //! backward pass does the same amount of work.
+//!
+//! On Linux a second column gives the CPU time all the process's threads
+//! spent per sample (from `/proc/self/task/*/schedstat`). A software adapter
+//! runs the kernels on those threads, and on a machine shared with other
+//! jobs that figure moves far less than the wall time.
 
 use std::time::Instant;
 
@@ -116,7 +121,23 @@ fn record(enc: &mut Encoder, layer: &Layer, pass: usize, t: &[Tensor; 4]) -> Res
     }
 }
 
-fn median_ms(ctx: &GpuContext, samples: usize, mut run: impl FnMut() -> Result<()>) -> Result<f64> {
+/// Nanoseconds the process's threads have run, where Linux says.
+fn cpu_ns() -> Option<u64> {
+    let mut total = 0;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total)
+}
+
+/// Median wall and CPU milliseconds of `samples` runs (CPU `None` where
+/// unknown).
+fn median_ms(
+    ctx: &GpuContext,
+    samples: usize,
+    mut run: impl FnMut() -> Result<()>,
+) -> Result<(f64, Option<f64>)> {
     let wait = || {
         ctx.device()
             .poll(wgpu::PollType::wait_indefinitely())
@@ -126,16 +147,25 @@ fn median_ms(ctx: &GpuContext, samples: usize, mut run: impl FnMut() -> Result<(
         run()?;
         wait().expect("device poll");
     }
-    let mut times: Vec<f64> = (0..samples)
-        .map(|_| {
-            let start = Instant::now();
-            run()?;
-            wait().expect("device poll");
-            Ok(start.elapsed().as_secs_f64() * 1e3)
-        })
-        .collect::<Result<_>>()?;
-    times.sort_by(f64::total_cmp);
-    Ok(times[times.len() / 2])
+    let mut times = Vec::with_capacity(samples);
+    let mut cpu_times = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let (start, cpu_start) = (Instant::now(), cpu_ns());
+        run()?;
+        wait().expect("device poll");
+        times.push(start.elapsed().as_secs_f64() * 1e3);
+        if let (Some(begin), Some(end)) = (cpu_start, cpu_ns()) {
+            cpu_times.push(end.saturating_sub(begin) as f64 / 1e6);
+        }
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied()
+    };
+    let cpu = (cpu_times.len() == samples)
+        .then(|| median(cpu_times))
+        .flatten();
+    Ok((median(times).expect("at least one sample"), cpu))
 }
 
 /// The value after `--name` on the command line.
@@ -154,20 +184,34 @@ fn arg(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// (nz, ngf = ndf, batch) of a preset in MODEL.md.
+fn preset(name: &str) -> (usize, usize, usize) {
+    match name {
+        "tiny" => (32, 16, 32),
+        "standard" => (64, 32, 64),
+        "large" => (100, 64, 128),
+        _ => panic!("--preset takes tiny, standard or large, got {name}"),
+    }
+}
+
 fn main() -> Result<()> {
-    let (samples, batch) = (arg("--samples", 9), arg("--batch", 64));
+    let preset_name = arg_text("--preset").unwrap_or_else(|| "standard".into());
+    let (nz, nf, preset_batch) = preset(&preset_name);
+    let (samples, batch) = (arg("--samples", 9), arg("--batch", preset_batch));
     let only = arg_text("--only").unwrap_or_default();
     let ctx = pollster::block_on(GpuContext::new())?;
-    println!("webgan-tensor kernels, standard preset (nz 64, ngf = ndf = 32), batch {batch}");
+    println!(
+        "webgan-tensor kernels, {preset_name} preset (nz {nz}, ngf = ndf = {nf}), batch {batch}"
+    );
     println!("adapter: {}", ctx.adapter());
     println!("median of {samples} samples after 2 warm-up runs; one dispatch per submission\n");
     println!(
-        "{:<11} {:<16} {:>10} {:>10} {:>10}",
-        "layer", "pass", "MFLOP", "ms", "GFLOP/s"
+        "{:<11} {:<16} {:>10} {:>10} {:>10} {:>10}",
+        "layer", "pass", "MFLOP", "ms", "cpu ms", "GFLOP/s"
     );
 
-    let mut total_ms = 0.0;
-    for layer in layers(batch, 64, 32, 32) {
+    let (mut total_ms, mut total_cpu_ms) = (0.0, Some(0.0));
+    for layer in layers(batch, nz, nf, nf) {
         let g = geometry(&layer)?;
         let x = Tensor::from_slice(
             &ctx,
@@ -191,25 +235,28 @@ fn main() -> Result<()> {
             if !format!("{} {pass_name}", layer.name).contains(&only) {
                 continue;
             }
-            let ms = median_ms(&ctx, samples, || {
+            let (ms, cpu_ms) = median_ms(&ctx, samples, || {
                 let mut enc = Encoder::new(&ctx);
                 record(&mut enc, &layer, pass, &tensors)?;
                 enc.submit();
                 Ok(())
             })?;
             total_ms += ms;
+            total_cpu_ms = total_cpu_ms.zip(cpu_ms).map(|(a, b)| a + b);
             let flops = g.flops();
             println!(
-                "{:<11} {:<16} {:>10.1} {:>10.2} {:>10.2}",
+                "{:<11} {:<16} {:>10.1} {:>10.2} {:>10} {:>10.2}",
                 layer.name,
                 pass_name,
                 flops / 1e6,
                 ms,
+                cpu_ms.map_or("-".into(), |c| format!("{c:.2}")),
                 flops / ms / 1e6
             );
         }
     }
-    println!("\nsum of medians: {total_ms:.1} ms");
+    let cpu = total_cpu_ms.map_or(String::new(), |c| format!(", {c:.1} ms of CPU"));
+    println!("\nsum of medians: {total_ms:.1} ms{cpu}");
     if let Some(error) = ctx.take_gpu_error() {
         eprintln!("GPU error during the benchmark: {error}");
         std::process::exit(1);
