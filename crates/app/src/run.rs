@@ -352,11 +352,7 @@ impl Session {
             if self.running || self.ui.phase.get_untracked() != Phase::Diverged {
                 self.running = false;
                 self.ui.phase.set(Phase::Diverged);
-                self.ui.error(
-                    GanError::Diverged { step }
-                        .to_string()
-                        .replace("resume", "go on"),
-                );
+                self.ui.error(nan_message(step));
             }
         }
         Ok(())
@@ -396,9 +392,9 @@ impl Session {
                     None => " (none was saved yet, so from fresh weights)",
                 }
             ));
-        } else if let GanError::Diverged { .. } = error {
+        } else if let GanError::Diverged { step } = error {
             self.ui.phase.set(Phase::Diverged);
-            self.ui.error(error.to_string());
+            self.ui.error(nan_message(step));
         } else {
             self.ui.phase.set(Phase::Paused);
             self.ui.error(error.to_string());
@@ -420,6 +416,11 @@ impl Session {
         match command {
             Command::Recover => return self.recover().await,
             Command::LoseDevice => self.ctx.device().destroy(),
+            Command::Train if phase == Phase::Diverged => {
+                self.ui.clear_message();
+                self.resume_after_nan().await?;
+                self.set_running(true);
+            }
             Command::Train if !stopped => {
                 self.ui.clear_message();
                 self.set_running(true);
@@ -575,6 +576,23 @@ impl Session {
         Ok(())
     }
 
+    /// Goes back to the last good state after a NaN: the trainer keeps it
+    /// (the halt froze every update), and loading it clears the halt. The
+    /// hyper-parameters are the page's, which the person may have lowered.
+    async fn resume_after_nan(&mut self) -> Result<(), GanError> {
+        self.settle().await?;
+        let bytes = self.trainer.save_checkpoint().await?;
+        self.trainer
+            .load_checkpoint("the last good state", &bytes)?;
+        self.trainer.hyper = self.settings.hyper;
+        self.trainer.take_metrics();
+        let step = self.trainer.step();
+        HISTORY.with_borrow_mut(|h| h.retain(|m| m.step <= step));
+        self.charts_stale = true;
+        self.samples_stale = true;
+        Ok(())
+    }
+
     async fn snapshot(&mut self) -> Result<(), GanError> {
         self.snapshot_ms = web::now_ms();
         let bytes = self.trainer.save_checkpoint().await?;
@@ -617,6 +635,15 @@ impl Session {
             webgan::picture::grid_pixels(&data.images()[..count * PIXELS], 8);
         web::draw_rgb("real", width, height, &rgb, None);
     }
+}
+
+/// What the page says when a loss was NaN or infinite at `step`.
+fn nan_message(step: u64) -> String {
+    format!(
+        "A loss became NaN or infinite at step {step}; training paused with the weights of \
+         step {}. Lower the learning rates and press Train to go on from there, or Reset.",
+        step.saturating_sub(1)
+    )
 }
 
 /// The preset whose sizes these are, if any.

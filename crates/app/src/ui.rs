@@ -514,7 +514,7 @@ fn Training(ui: Ui) -> impl IntoView {
 
     view! {
         <div class="controls">
-            <button id="train" on:click=|_| run::send(Command::Train) disabled=move || training() || halted()>
+            <button id="train" on:click=|_| run::send(Command::Train) disabled=move || training() || ui.stopped()>
                 "Train"
             </button>
             <button id="pause" on:click=|_| run::send(Command::Pause) disabled=move || !training()>
