@@ -33,7 +33,8 @@
 // Grids: one invocation per block, flat index (see common.wgsl):
 //   conv2d_forward          ((oh * w_out + ow) * n_blocks + b / 8) * co_blocks + co / 8
 //   conv2d_backward_input   ((ih * w_in + iw) * n_blocks + b / 8) * ci_blocks + ci / 8
-//   conv2d_backward_weight  (split * co_blocks + co / 8) * tap_blocks + tap / 8
+//   conv2d_backward_weight  ((co / 8 * tap_blocks + tap / 8) * slices + slice, one
+//                           workgroup per WG / slices blocks (group_index)
 // where x_blocks = ceil(x / 8) and tap = (ci * k_h + kh) * k_w + kw.
 // Neighbouring invocations share a position, so the lanes that a software
 // adapter runs together take the same taps and the same padding branches.
@@ -54,6 +55,12 @@ struct ConvParams {
     pad: u32,
     // 1: add into the output (weight gradients over several passes); 0: overwrite.
     accumulate: u32,
+    // Weight gradient: lanes that share one block's sum over positions, a
+    // power of two dividing WG.
+    slices: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 // Sizes, stride and padding.
@@ -121,20 +128,8 @@ fn outer(u: vec4<f32>, v: vec4<f32>) -> mat4x4<f32> {
     return mat4x4<f32>(u * v.x, u * v.y, u * v.z, u * v.w);
 }
 
-/// Element (row, col) of the block.
-fn block_at(acc: Block, row: u32, col: u32) -> f32 {
-    var m = acc.m00;
-    if row < 4u && col >= 4u {
-        m = acc.m01;
-    } else if row >= 4u && col < 4u {
-        m = acc.m10;
-    } else if row >= 4u {
-        m = acc.m11;
-    }
-    return m[col % 4u][row % 4u];
-}
-
-// Four elements of x, weight or dy.
+// Four elements of x, weight or dy (WGSL cannot pass a storage buffer to a
+// function, hence one accessor per binding).
 fn x4(i: vec4<u32>) -> vec4<f32> {
     return vec4(x[i.x], x[i.y], x[i.z], x[i.w]);
 }
@@ -287,28 +282,49 @@ fn dx_tile(tile: mat4x4<f32>, rows: vec4<u32>, cols: vec4<u32>) {
 
 // dw[co, ci, kh, kw] = sum over b, oh, ow of
 //     x[b, ci, oh * stride + kh - pad, ow * stride + kw - pad] * dy[b, co, oh, ow].
-// 8 taps (ci, kh, kw) by 8 output channels, summed over every output
-// position: per position 8 x loads (zero where a tap falls in the padding),
-// 8 dy loads, 64 multiply-adds.
+// 8 taps (ci, kh, kw) by 8 output channels: per output position 8 x loads
+// (zero where a tap falls in the padding), 8 dy loads, 64 multiply-adds.
+// The sum over positions is split `slices` ways: a workgroup holds WG /
+// slices blocks, each summed by `slices` lanes over interleaved rows
+// (b, oh), which then add their partial blocks in workgroup memory.
 @compute @workgroup_size(WG)
 fn conv2d_backward_weight(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
-    let index = flat_index(wid, nwg, lid);
     let taps = p.c_in * p.k_h * p.k_w;
     let tap_blocks = ceil_div(taps, BLOCK);
-    let co_blocks = ceil_div(p.c_out, BLOCK);
-    if index >= tap_blocks * co_blocks {
-        return;
-    }
-    let t0 = index % tap_blocks * BLOCK;
-    let co0 = index / tap_blocks * BLOCK;
+    let blocks = tap_blocks * ceil_div(p.c_out, BLOCK);
+    let first_block = group_index(wid, nwg) * (WG / p.slices);
+    let block = first_block + lid.x / p.slices;
+    // No early return: every lane must reach the barriers below. Lanes past
+    // the last block sum nothing.
+    let rows = select(0u, p.n * p.h_out, block < blocks);
+    let acc = weight_block_sum(block % tap_blocks * BLOCK, block / tap_blocks * BLOCK, rows, lid.x % p.slices);
 
+    for (var tile = 0u; tile < 4u; tile++) {
+        // Tile `tile` of every lane's block, then each sum of `slices` of them.
+        switch tile {
+            case 0u: { weight_tiles[lid.x] = acc.m00; }
+            case 1u: { weight_tiles[lid.x] = acc.m01; }
+            case 2u: { weight_tiles[lid.x] = acc.m10; }
+            default: { weight_tiles[lid.x] = acc.m11; }
+        }
+        workgroupBarrier();
+        for (var i = lid.x; i < 16u * (WG / p.slices); i += WG) {
+            store_weight_sum(first_block + i / 16u, tile, i % 16u, tap_blocks, blocks);
+        }
+        workgroupBarrier();
+    }
+}
+
+/// The 8 x 8 block of dw at taps t0.., channels co0.., summed over the
+/// rows slice, slice + slices, ... below `rows` of (b, oh).
+fn weight_block_sum(t0: u32, co0: u32, rows: u32, slice: u32) -> Block {
     // Each row's tap t (clamped to the last) as kh - pad, kw - pad and its
     // x offset from (b, oh * stride, ow * stride) with the padding applied.
-    let kk = p.k_h * p.k_w;
+    let taps = p.c_in * p.k_h * p.k_w;
     let x_plane = p.h_in * p.w_in;
     let pad = i32(p.pad);
     let t_lo = min(vec4(t0) + vec4(0u, 1u, 2u, 3u), vec4(taps - 1u));
@@ -317,36 +333,49 @@ fn conv2d_backward_weight(
     let kh_hi = vec4<i32>(t_hi / p.k_w % p.k_h) - pad;
     let kw_lo = vec4<i32>(t_lo % p.k_w) - pad;
     let kw_hi = vec4<i32>(t_hi % p.k_w) - pad;
-    let off_lo = vec4<i32>(t_lo / kk * x_plane) + kh_lo * i32(p.w_in) + kw_lo;
-    let off_hi = vec4<i32>(t_hi / kk * x_plane) + kh_hi * i32(p.w_in) + kw_hi;
+    let off_lo = vec4<i32>(t_lo / (p.k_h * p.k_w) * x_plane) + kh_lo * i32(p.w_in) + kw_lo;
+    let off_hi = vec4<i32>(t_hi / (p.k_h * p.k_w) * x_plane) + kh_hi * i32(p.w_in) + kw_hi;
 
-    let y_plane = p.h_out * p.w_out;
-    let channels = offsets8(co0, p.c_out, y_plane);
+    let channels = offsets8(co0, p.c_out, p.h_out * p.w_out);
     var acc: Block;
-    for (var b = 0u; b < p.n; b++) {
-        for (var oh = 0u; oh < p.h_out; oh++) {
-            let ih = i32(oh * p.stride);
-            let row = i32((b * p.c_in * p.h_in + oh * p.stride) * p.w_in);
-            var dy_at = (b * p.c_out * p.h_out + oh) * p.w_out;
-            for (var ow = 0u; ow < p.w_out; ow++) {
-                let iw = i32(ow * p.stride);
-                let at = row + iw;
-                let xs = Vec8(
-                    x4_at(at + off_lo, ih + kh_lo, iw + kw_lo),
-                    x4_at(at + off_hi, ih + kh_hi, iw + kw_hi),
-                );
-                let dys = Vec8(dy4(channels.lo + dy_at), dy4(channels.hi + dy_at));
-                accumulate(&acc, xs, dys);
-                dy_at += 1u;
-            }
+    for (var row = slice; row < rows; row += p.slices) {
+        let b = row / p.h_out;
+        let oh = row % p.h_out;
+        let ih = i32(oh * p.stride);
+        let x_row = i32((b * p.c_in * p.h_in + oh * p.stride) * p.w_in);
+        var dy_at = (b * p.c_out * p.h_out + oh) * p.w_out;
+        for (var ow = 0u; ow < p.w_out; ow++) {
+            let iw = i32(ow * p.stride);
+            let at = x_row + iw;
+            let xs = Vec8(
+                x4_at(at + off_lo, ih + kh_lo, iw + kw_lo),
+                x4_at(at + off_hi, ih + kh_hi, iw + kw_hi),
+            );
+            let dys = Vec8(dy4(channels.lo + dy_at), dy4(channels.hi + dy_at));
+            accumulate(&acc, xs, dys);
+            dy_at += 1u;
         }
     }
+    return acc;
+}
 
-    for (var r = 0u; r < min(BLOCK, taps - t0); r++) {
-        for (var c = 0u; c < min(BLOCK, p.c_out - co0); c++) {
-            let at = (co0 + c) * taps + t0 + r;
-            dw[at] = select(0.0, dw[at], p.accumulate != 0u) + block_at(acc, r, c);
-        }
+// One 4 x 4 tile of partial sums per lane (16 KiB).
+var<workgroup> weight_tiles: array<mat4x4<f32>, WG>;
+
+/// Adds element `e` (column e / 4, row e % 4) of tile `tile` over the
+/// slices of the workgroup's block `block` and stores it into dw.
+fn store_weight_sum(block: u32, tile: u32, e: u32, tap_blocks: u32, blocks: u32) {
+    let first_lane = (block % (WG / p.slices)) * p.slices;
+    var total = 0.0;
+    for (var s = 0u; s < p.slices; s++) {
+        total += weight_tiles[first_lane + s][e / 4u][e % 4u];
+    }
+    let t = block % tap_blocks * BLOCK + tile / 2u * 4u + e % 4u;
+    let co = block / tap_blocks * BLOCK + tile % 2u * 4u + e / 4u;
+    let taps = p.c_in * p.k_h * p.k_w;
+    if block < blocks && t < taps && co < p.c_out {
+        let at = co * taps + t;
+        dw[at] = select(0.0, dw[at], p.accumulate != 0u) + total;
     }
 }
 

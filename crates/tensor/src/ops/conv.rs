@@ -23,6 +23,10 @@ pub struct ConvParams {
     pub stride: u32,
     pub pad: u32,
     pub accumulate: u32,
+    pub slices: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+    pub _pad2: u32,
 }
 
 /// A convolution as PyTorch's `Conv2d(c_in, c_out, k, stride, pad, bias=False)`.
@@ -114,6 +118,10 @@ impl ConvGeometry {
             stride: u("stride", g.stride)?,
             pad: u("pad", g.pad)?,
             accumulate: accumulate as u32,
+            slices: 1,
+            _pad0: 0,
+            _pad1: 0,
+            _pad2: 0,
         })
     }
 }
@@ -308,9 +316,45 @@ fn record(
         (Pass::BackwardWeight, false) => (Pass::BackwardWeight, [a, b, out]),
         (Pass::BackwardWeight, true) => (Pass::BackwardWeight, [b, a, out]),
     };
-    let params = g.kernel_params(op, accumulate)?;
-    let invocations = kernel_pass.blocks(&params);
-    enc.dispatch_flat(kernel_pass.kernel(), &params, &bound, invocations)
+    let mut params = g.kernel_params(op, accumulate)?;
+    let blocks = kernel_pass.blocks(&params);
+    if kernel_pass == Pass::BackwardWeight {
+        let rows = (params.n * params.h_out) as usize;
+        params.slices = weight_slices(blocks, rows, params.w_out as usize);
+        let lanes = blocks * params.slices as usize;
+        let groups = lanes.div_ceil(crate::WORKGROUP_SIZE as usize);
+        enc.dispatch_groups(kernel_pass.kernel(), &params, &bound, groups)
+    } else {
+        enc.dispatch_flat(kernel_pass.kernel(), &params, &bound, blocks)
+    }
+}
+
+/// How many lanes share the sum over output positions of each of `blocks`
+/// weight-gradient blocks, for `rows` rows (b, oh) of `w_out` positions:
+/// the fewest (a power of two) that make 16 workgroups, so that both many
+/// weights and many positions spread over every core, but at most 64, and
+/// each lane keeps 32 positions or more, so that adding up the lanes'
+/// partial blocks (about as much work as 8 positions) stays small.
+///
+/// Measured on lavapipe at the standard preset (`benches/kernels.rs`, 2
+/// cores, min of 4 runs): a lane per block (2 to 8 workgroups) against this
+/// rule, ms: D.0/G.9 (8 blocks, 12,544 positions) 5.5 -> 2.5, D.5/G.3 (1,152
+/// blocks) 29 -> 22, D.2/G.6 (512 blocks) 35 -> 27, G.0 6.1 -> 4.8; with
+/// slices allowed up to 256, D.0 and G.9 lost a little (2.5 -> 3.0), and
+/// D.8 (256 blocks of 64 positions) lost 1.1 -> 1.8 before the 32-position
+/// floor. On one thread the rule costs at most 5%.
+fn weight_slices(blocks: usize, rows: usize, w_out: usize) -> u32 {
+    const LANES: usize = 16 * crate::WORKGROUP_SIZE as usize;
+    const MAX_SLICES: usize = 64;
+    const MIN_POSITIONS: usize = 32;
+    let mut slices = 1;
+    while blocks * slices < LANES
+        && slices < MAX_SLICES
+        && rows.min(rows * w_out / MIN_POSITIONS) >= 2 * slices
+    {
+        slices *= 2;
+    }
+    slices as u32
 }
 
 /// Rows and columns of the block each conv2d invocation computes (`BLOCK`
