@@ -206,11 +206,12 @@ async function trainsAndSteers(url) {
 
 // The native run uses the Vulkan build of SwiftShader that Chromium ships,
 // so both sides run on the same emulated GPU and the comparison isolates the
-// page's path (wasm, WebGPU, Dawn) from the emulators' own arithmetic:
-// lavapipe and SwiftShader differ by ~4e-5 in the first step's losses (their
-// tanh and exp), and Adam's first steps (about lr whatever a gradient's size)
-// grow that past 1e-3 within ten steps. WEBGAN_NATIVE_VK_ICD names another
-// Vulkan driver manifest; an empty value leaves wgpu's choice.
+// page's path (wasm, WebGPU, Dawn) from the emulators' own arithmetic; the
+// losses came out bit-equal here. Natively on lavapipe instead, the first
+// step's losses differ by up to 4e-5 (the emulators' tanh and exp), and
+// Adam's first steps (about lr whatever a gradient's size) grow that to
+// 1.5e-3 by step 10. WEBGAN_NATIVE_VK_ICD names another Vulkan driver
+// manifest; an empty value leaves wgpu's choice.
 const chromiumIcd = '/usr/lib/chromium/vk_swiftshader_icd.json';
 const nativeIcd =
   process.env.WEBGAN_NATIVE_VK_ICD ?? (existsSync(chromiumIcd) ? chromiumIcd : '');
