@@ -24,7 +24,7 @@ const CONV_CASES: &[[usize; 9]] = &[
     [2, 8, 4, 7, 7, 3, 2, 1, 0],
     [2, 16, 1, 4, 4, 4, 1, 0, 0],
     [2, 16, 8, 1, 1, 4, 1, 0, 0],
-    // Few weights, many positions: 64 lanes share each weight-gradient
+    // Few weights, many positions: 16 lanes share each weight-gradient
     // block (see `weight_slices` in ops/conv.rs); the small cases use one.
     [8, 2, 3, 16, 16, 3, 1, 1, 0],
 ];

@@ -333,20 +333,21 @@ fn record(
 /// weight-gradient blocks, for `rows` rows (b, oh) of `w_out` positions:
 /// the fewest (a power of two) that make 16 workgroups, so that both many
 /// weights and many positions spread over every core, but at most 64, and
-/// each lane keeps 32 positions or more, so that adding up the lanes'
-/// partial blocks (about as much work as 8 positions) stays small.
+/// each lane keeps 128 positions or more, so that adding up the lanes'
+/// partial blocks (about as much work as 10 positions) stays small.
 ///
-/// Measured on lavapipe at the standard preset (`benches/kernels.rs`, 2
-/// cores, min of 4 runs): a lane per block (2 to 8 workgroups) against this
-/// rule, ms: D.0/G.9 (8 blocks, 12,544 positions) 5.5 -> 2.5, D.5/G.3 (1,152
+/// Measured on lavapipe (`benches/kernels.rs`, 2 cores, min of 3-4 runs),
+/// standard preset: a lane per block (2 to 8 workgroups) against this rule,
+/// ms: D.0/G.9 (8 blocks, 12,544 positions) 5.5 -> 2.5, D.5/G.3 (1,152
 /// blocks) 29 -> 22, D.2/G.6 (512 blocks) 35 -> 27, G.0 6.1 -> 4.8; with
-/// slices allowed up to 256, D.0 and G.9 lost a little (2.5 -> 3.0), and
-/// D.8 (256 blocks of 64 positions) lost 1.1 -> 1.8 before the 32-position
-/// floor. On one thread the rule costs at most 5%.
+/// slices allowed up to 256, D.0 and G.9 lost a little (2.5 -> 3.0). Tiny
+/// preset, all eight weight gradients: a floor of 32 positions per lane
+/// took 20.9 ms (30.9 ms on one thread), this floor of 128 17.5 ms (23.5);
+/// 4 or 8 workgroups instead of 16 changed nothing measurable.
 fn weight_slices(blocks: usize, rows: usize, w_out: usize) -> u32 {
     const LANES: usize = 16 * crate::WORKGROUP_SIZE as usize;
     const MAX_SLICES: usize = 64;
-    const MIN_POSITIONS: usize = 32;
+    const MIN_POSITIONS: usize = 128;
     let mut slices = 1;
     while blocks * slices < LANES
         && slices < MAX_SLICES
