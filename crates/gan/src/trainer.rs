@@ -83,6 +83,9 @@ pub struct Trainer {
     sample_acts: Option<Activations>,
     /// The next D step uses the real batch and noise already uploaded.
     fixed_inputs: bool,
+    /// Counters and data position before each recent step, to roll back to
+    /// after a halt.
+    snapshots: std::collections::VecDeque<(Counters, crate::data::BatchPosition)>,
     /// Submissions not known to be finished, oldest first.
     submissions: std::collections::VecDeque<wgpu::SubmissionIndex>,
     /// Tests: put a NaN into the next real batch.
@@ -157,6 +160,7 @@ impl Trainer {
             sample_acts: None,
             fixed_inputs: false,
             submissions: Default::default(),
+            snapshots: Default::default(),
             #[cfg(test)]
             poison_next_batch: false,
         };
@@ -179,6 +183,7 @@ impl Trainer {
         ops::fill(&mut enc, self.halt.tensor(), 0.0)?;
         enc.submit();
         self.counters = Counters::default();
+        self.snapshots.clear();
         self.batcher = Batcher::new(self.data.len(), self.config.batch, seed)?;
         self.fake_fresh = false;
         self.halted = None;
@@ -224,6 +229,11 @@ impl Trainer {
     pub fn train_step(&mut self) -> Result<()> {
         self.check()?;
         self.hyper.validate()?;
+        self.snapshots
+            .push_back((self.counters, self.batcher.position()));
+        if self.snapshots.len() > 1024 {
+            self.snapshots.pop_front();
+        }
         let d_steps = self.hyper.d_steps;
         for k in 0..d_steps {
             self.load_real_batch()?;
@@ -311,6 +321,7 @@ impl Trainer {
         self.hyper = info.hyper;
         self.seed = info.seed;
         self.counters = info.counters;
+        self.snapshots.clear();
         self.quality_every = info.quality_every;
         self.batcher = batcher;
         self.fake_fresh = false;
@@ -557,9 +568,28 @@ impl Trainer {
         #[cfg(not(target_arch = "wasm32"))]
         let _ = self.ctx.device().poll(wgpu::PollType::Poll);
         if let Some(step) = self.ring.collect(&mut self.collected)? {
-            self.halted.get_or_insert(step);
+            if self.halted.is_none() {
+                self.halted = Some(step);
+                self.roll_back_to(step - 1);
+            }
         }
         Ok(())
+    }
+
+    /// After a halt at step `good + 1`: the counters and data position as
+    /// they were after step `good`, matching the state the halt flag kept
+    /// on the GPU (the steps recorded after it changed nothing there).
+    fn roll_back_to(&mut self, good: u64) {
+        let Some(&(counters, position)) = self.snapshots.iter().find(|(c, _)| c.step == good)
+        else {
+            log::debug!("webgan: no snapshot of step {good}; counters stay");
+            return;
+        };
+        self.counters = counters;
+        // A position that was valid then is valid now.
+        let _ = self.batcher.set_position(position);
+        self.fake_fresh = false;
+        self.snapshots.clear();
     }
 
     /// Takes the metrics collected so far, in step order.
@@ -694,6 +724,12 @@ mod tests {
         assert!(matches!(error, GanError::Diverged { step: 4 }), "{error}");
         assert!(error.to_string().contains("step 4"), "{error}");
         assert_eq!(t.halted_at(), Some(4));
+        assert_eq!(
+            t.step(),
+            3,
+            "the step count rolls back to the last good step"
+        );
+        assert_eq!(t.counters.t_d, 3, "and so do Adam's step counts");
         let steps: Vec<u64> = t.take_metrics().iter().map(|m| m.step).collect();
         assert_eq!(steps, [1, 2, 3], "only good steps are reported");
         assert_eq!(
