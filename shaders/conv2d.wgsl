@@ -21,9 +21,10 @@
 // so every value it loads is used 8 times. On software adapters a storage
 // load costs far more than a multiply-add (lavapipe gathers each lane's
 // value one by one), so loads per multiply-add decide the speed:
-//   conv2d_forward          rows: 8 images,             columns: 8 of c_out
-//   conv2d_backward_input   rows: 8 images,             columns: 8 of c_in
-//   conv2d_backward_weight  rows: 8 (ci, kh, kw) taps,  columns: 8 of c_out
+//   conv2d_forward                rows: 8 images,             columns: 8 of c_out
+//   conv2d_backward_input         rows: 8 images,             columns: 8 of c_in
+//   conv2d_backward_input_narrow  rows: 8 positions of a row, columns: 8 images
+//   conv2d_backward_weight        rows: 8 (ci, kh, kw) taps,  columns: 8 of c_out
 // Blocking over images keeps a block's taps and padding identical for all
 // its rows. Partial blocks (n, c_in, c_out or taps not multiples of 8)
 // clamp their indices to the last row or column: those rows and columns
@@ -33,9 +34,12 @@
 // Grids: one invocation per block, flat index (see common.wgsl):
 //   conv2d_forward          ((oh * w_out + ow) * n_blocks + b / 8) * co_blocks + co / 8
 //   conv2d_backward_input   ((ih * w_in + iw) * n_blocks + b / 8) * ci_blocks + ci / 8
+//   ..._input_narrow        (((ih * stride + r) * q_blocks + q / 8) * n_blocks + b / 8)
+//                           * c_in + ci, for iw = r + stride * q
 //   conv2d_backward_weight  ((co / 8 * tap_blocks + tap / 8) * slices + slice, one
 //                           workgroup per WG / slices blocks (group_index)
-// where x_blocks = ceil(x / 8) and tap = (ci * k_h + kh) * k_w + kw.
+// where x_blocks = ceil(x / 8), q_blocks = ceil(ceil(w_in / stride) / 8)
+// and tap = (ci * k_h + kh) * k_w + kw.
 // Neighbouring invocations share a position, so the lanes that a software
 // adapter runs together take the same taps and the same padding branches.
 // Limits: every tensor below 2^31 elements (i32 offsets).
@@ -263,21 +267,129 @@ fn conv2d_backward_input(
     let rows = offsets8(b0, p.n, p.c_in * x_plane);
     let cols = offsets8(ci0, p.c_in, x_plane);
     let x_at = ih * p.w_in + iw;
-    dx_tile(acc.m00, rows.lo + x_at, cols.lo);
-    dx_tile(acc.m01, rows.lo + x_at, cols.hi);
-    dx_tile(acc.m10, rows.hi + x_at, cols.lo);
-    dx_tile(acc.m11, rows.hi + x_at, cols.hi);
+    let all = vec4(true);
+    dx_tile(acc.m00, rows.lo + x_at, cols.lo, all);
+    dx_tile(acc.m01, rows.lo + x_at, cols.hi, all);
+    dx_tile(acc.m10, rows.hi + x_at, cols.lo, all);
+    dx_tile(acc.m11, rows.hi + x_at, cols.hi, all);
 }
 
-/// Stores tile[c][r] at dx[rows[r] + cols[c]].
-fn dx_tile(tile: mat4x4<f32>, rows: vec4<u32>, cols: vec4<u32>) {
+/// Stores tile[c][r] at dx[rows[r] + cols[c]] for the rows marked `keep`.
+fn dx_tile(tile: mat4x4<f32>, rows: vec4<u32>, cols: vec4<u32>, keep: vec4<bool>) {
     for (var c = 0u; c < 4u; c++) {
         let at = rows + cols[c];
-        dx[at.x] = tile[c].x;
-        dx[at.y] = tile[c].y;
-        dx[at.z] = tile[c].z;
-        dx[at.w] = tile[c].w;
+        if keep.x {
+            dx[at.x] = tile[c].x;
+        }
+        if keep.y {
+            dx[at.y] = tile[c].y;
+        }
+        if keep.z {
+            dx[at.z] = tile[c].z;
+        }
+        if keep.w {
+            dx[at.w] = tile[c].w;
+        }
     }
+}
+
+// dx for few input channels, where blocks of 8 channels would mostly
+// repeat the last one: 8 positions iw = r + stride * (q0 + j) of one row
+// ih (rows j) by 8 images (columns), one input channel. The positions share
+// their taps, and taps kw and kw + stride read dy at ow and ow - 1, so each
+// image loads one window of 9 dy values per pair of taps: per output
+// channel and pair 72 dy loads and 2 weight loads for 128 multiply-adds.
+@compute @workgroup_size(WG)
+fn conv2d_backward_input_narrow(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+    let index = flat_index(wid, nwg, lid);
+    let n_blocks = ceil_div(p.n, BLOCK);
+    let q_blocks = ceil_div(ceil_div(p.w_in, p.stride), BLOCK);
+    let per_row = p.c_in * n_blocks * q_blocks * p.stride;
+    if index >= per_row * p.h_in {
+        return;
+    }
+    let ci = index % p.c_in;
+    let b0 = index / p.c_in % n_blocks * BLOCK;
+    let q0 = index / (p.c_in * n_blocks) % q_blocks * BLOCK;
+    let r = index / (p.c_in * n_blocks * q_blocks) % p.stride;
+    let ih = index / per_row;
+
+    let y_plane = p.h_out * p.w_out;
+    let images = offsets8(b0, p.n, p.c_out * y_plane);
+    let oh_scaled = ih + p.pad;
+    var acc: Block;
+    for (var kh = oh_scaled % p.stride; kh < p.k_h && kh <= oh_scaled; kh += p.stride) {
+        let oh = (oh_scaled - kh) / p.stride;
+        if oh >= p.h_out {
+            continue;
+        }
+        for (var kw = (r + p.pad) % p.stride; kw < p.k_w; kw += 2u * p.stride) {
+            // Column j reads ow0 + j for tap kw, ow0 + j - 1 for kw + stride.
+            let ow0 = i32(q0) + (i32(r + p.pad) - i32(kw)) / i32(p.stride);
+            let second = kw + p.stride < p.k_w;
+            var w_at = ci * p.k_h * p.k_w + kh * p.k_w + kw;
+            var dy_at = oh * p.w_out;
+            for (var co = 0u; co < p.c_out; co++) {
+                let w0 = weight[w_at];
+                let w1 = select(0.0, weight[select(w_at, w_at + p.stride, second)], second);
+                let u0 = window_sum(images.lo.x + dy_at, ow0, w0, w1);
+                let u1 = window_sum(images.lo.y + dy_at, ow0, w0, w1);
+                let u2 = window_sum(images.lo.z + dy_at, ow0, w0, w1);
+                let u3 = window_sum(images.lo.w + dy_at, ow0, w0, w1);
+                let u4 = window_sum(images.hi.x + dy_at, ow0, w0, w1);
+                let u5 = window_sum(images.hi.y + dy_at, ow0, w0, w1);
+                let u6 = window_sum(images.hi.z + dy_at, ow0, w0, w1);
+                let u7 = window_sum(images.hi.w + dy_at, ow0, w0, w1);
+                acc.m00 += mat4x4<f32>(u0.lo, u1.lo, u2.lo, u3.lo);
+                acc.m01 += mat4x4<f32>(u4.lo, u5.lo, u6.lo, u7.lo);
+                acc.m10 += mat4x4<f32>(u0.hi, u1.hi, u2.hi, u3.hi);
+                acc.m11 += mat4x4<f32>(u4.hi, u5.hi, u6.hi, u7.hi);
+                w_at += p.c_in * p.k_h * p.k_w;
+                dy_at += y_plane;
+            }
+        }
+    }
+
+    // Rows are positions (skipped past the row's end), columns images.
+    let x_plane = p.h_in * p.w_in;
+    let cols = offsets8(b0, p.n, p.c_in * x_plane);
+    let iw_lo = r + p.stride * (vec4(q0) + vec4(0u, 1u, 2u, 3u));
+    let iw_hi = r + p.stride * (vec4(q0) + vec4(4u, 5u, 6u, 7u));
+    let x_at = ci * x_plane + ih * p.w_in;
+    let keep_lo = iw_lo < vec4(p.w_in);
+    let keep_hi = iw_hi < vec4(p.w_in);
+    let rows_lo = select(vec4(0u), iw_lo, keep_lo) + x_at;
+    let rows_hi = select(vec4(0u), iw_hi, keep_hi) + x_at;
+    dx_tile(acc.m00, rows_lo, cols.lo, keep_lo);
+    dx_tile(acc.m01, rows_lo, cols.hi, keep_lo);
+    dx_tile(acc.m10, rows_hi, cols.lo, keep_hi);
+    dx_tile(acc.m11, rows_hi, cols.hi, keep_hi);
+}
+
+/// w0 * dy[at + ow0 + j] + w1 * dy[at + ow0 + j - 1] for j = 0..7, reading
+/// zero where ow0 + j or ow0 + j - 1 falls outside 0..w_out.
+fn window_sum(at: u32, ow0: i32, w0: f32, w1: f32) -> Vec8 {
+    let first = ow0 - 1;
+    let a = dy4_row(at, first, vec4(0, 1, 2, 3));
+    let b = dy4_row(at, first, vec4(4, 5, 6, 7));
+    let last_ow = first + 8;
+    let inside = last_ow >= 0 && last_ow < i32(p.w_out);
+    let last = select(0.0, dy[select(0u, u32(last_ow), inside) + at], inside);
+    let lo = w0 * vec4(a.yzw, b.x) + w1 * a;
+    let hi = w0 * vec4(b.yzw, last) + w1 * b;
+    return Vec8(lo, hi);
+}
+
+/// dy[at + first + i] for four i, zero where first + i is not in 0..w_out.
+fn dy4_row(at: u32, first: i32, i: vec4<i32>) -> vec4<f32> {
+    let ow = first + i;
+    let inside = (ow >= vec4(0)) & (ow < vec4(i32(p.w_out)));
+    let safe = vec4<u32>(select(vec4(0), ow, inside)) + at;
+    return select(vec4(0.0), dy4(safe), inside);
 }
 
 // dw[co, ci, kh, kw] = sum over b, oh, ow of

@@ -15,6 +15,9 @@ use webgan_tensor::GpuContext;
 /// non-square sizes, C_in != C_out both ways, stride 1 and 2, padding 0 and
 /// 1, output padding 0 and 1 (transposed only), the model's own layers, and
 /// batches and channel counts that leave the kernels' 8 x 8 blocks partial.
+/// Input gradients with fewer than 4 input channels (conv2d c_in 1 to 3,
+/// conv_transpose2d c_out 1 to 3) run the narrow kernel, over rows of
+/// several position blocks (w_in 28) and of one partial block.
 const CONV_CASES: &[[usize; 9]] = &[
     [2, 3, 5, 7, 9, 3, 1, 1, 0],
     [2, 4, 2, 9, 6, 4, 2, 1, 1],

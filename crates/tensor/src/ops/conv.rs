@@ -317,15 +317,15 @@ fn record(
         (Pass::BackwardWeight, true) => (Pass::BackwardWeight, [b, a, out]),
     };
     let mut params = g.kernel_params(op, accumulate)?;
-    let blocks = kernel_pass.blocks(&params);
+    let (kernel, blocks) = kernel_pass.kernel(&params);
     if kernel_pass == Pass::BackwardWeight {
         let rows = (params.n * params.h_out) as usize;
         params.slices = weight_slices(blocks, rows, params.w_out as usize);
         let lanes = blocks * params.slices as usize;
         let groups = lanes.div_ceil(crate::WORKGROUP_SIZE as usize);
-        enc.dispatch_groups(kernel_pass.kernel(), &params, &bound, groups)
+        enc.dispatch_groups(kernel, &params, &bound, groups)
     } else {
-        enc.dispatch_flat(kernel_pass.kernel(), &params, &bound, blocks)
+        enc.dispatch_flat(kernel, &params, &bound, blocks)
     }
 }
 
@@ -362,24 +362,38 @@ fn weight_slices(blocks: usize, rows: usize, w_out: usize) -> u32 {
 /// in `shaders/conv2d.wgsl`, fixed by its two-vec4 layout).
 const BLOCK: usize = 8;
 
-impl Pass {
-    /// The conv2d kernel of this pass.
-    fn kernel(self) -> shaders::KernelId {
-        match self {
-            Pass::Forward => shaders::CONV2D_FORWARD,
-            Pass::BackwardInput => shaders::CONV2D_BACKWARD_INPUT,
-            Pass::BackwardWeight => shaders::CONV2D_BACKWARD_WEIGHT,
-        }
-    }
+/// Input channels below which the input gradient runs
+/// `conv2d_backward_input_narrow` (blocks of positions) rather than
+/// `conv2d_backward_input` (blocks of 8 channels). Per useful multiply-add
+/// the narrow kernel loads about 0.6 values with two taps per stride class
+/// (1.1 with one), the channel blocks 2 / c_in.
+const NARROW_BELOW: u32 = 4;
 
-    /// Invocations of this pass's kernel: one per 8 x 8 block (see the grid
-    /// formulas in `shaders/conv2d.wgsl`).
-    fn blocks(self, p: &ConvParams) -> usize {
+impl Pass {
+    /// The conv2d kernel that runs this pass for `p`, and its number of
+    /// invocations, one per 8 x 8 block (see the grid formulas in
+    /// `shaders/conv2d.wgsl`).
+    fn kernel(self, p: &ConvParams) -> (shaders::KernelId, usize) {
         let blocks_of = |count: u32| (count as usize).div_ceil(BLOCK);
+        let n = blocks_of(p.n);
         match self {
-            Pass::Forward => blocks_of(p.n) * blocks_of(p.c_out) * (p.h_out * p.w_out) as usize,
-            Pass::BackwardInput => blocks_of(p.n) * blocks_of(p.c_in) * (p.h_in * p.w_in) as usize,
-            Pass::BackwardWeight => blocks_of(p.c_in * p.k_h * p.k_w) * blocks_of(p.c_out),
+            Pass::Forward => {
+                let blocks = n * blocks_of(p.c_out) * (p.h_out * p.w_out) as usize;
+                (shaders::CONV2D_FORWARD, blocks)
+            }
+            Pass::BackwardInput if p.c_in < NARROW_BELOW => {
+                let row = blocks_of(p.w_in.div_ceil(p.stride)) * p.stride as usize;
+                let blocks = (p.c_in * p.h_in) as usize * n * row;
+                (shaders::CONV2D_BACKWARD_INPUT_NARROW, blocks)
+            }
+            Pass::BackwardInput => {
+                let blocks = n * blocks_of(p.c_in) * (p.h_in * p.w_in) as usize;
+                (shaders::CONV2D_BACKWARD_INPUT, blocks)
+            }
+            Pass::BackwardWeight => {
+                let blocks = blocks_of(p.c_in * p.k_h * p.k_w) * blocks_of(p.c_out);
+                (shaders::CONV2D_BACKWARD_WEIGHT, blocks)
+            }
         }
     }
 }
