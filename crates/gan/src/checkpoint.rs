@@ -257,6 +257,33 @@ fn f32_values(view: &TensorView<'_>) -> Vec<f32> {
         .collect()
 }
 
+/// The values of a tensor, refused if one is NaN or infinite: such a state
+/// cannot train or sample.
+fn finite_values(name: &str, view: &TensorView<'_>) -> Result<Vec<f32>> {
+    let values = f32_values(view);
+    match values.iter().position(|v| !v.is_finite()) {
+        Some(i) => Err(GanError::File {
+            path: String::new(),
+            reason: format!(
+                "tensor '{name}' holds a non-finite value ({} at index {i})",
+                values[i]
+            ),
+        }),
+        None => Ok(values),
+    }
+}
+
+/// Names the file in an error that does not name one yet.
+pub(crate) fn in_file(name: &str) -> impl Fn(GanError) -> GanError + '_ {
+    move |error| match error {
+        GanError::File { path, reason } if path.is_empty() => GanError::File {
+            path: name.to_string(),
+            reason,
+        },
+        other => other,
+    }
+}
+
 /// Checks and collects a network's state from `get`, which looks a key up
 /// (with its shape and dtype) in a file.
 pub(crate) fn collect_network_state<'n, 'v>(
@@ -270,8 +297,9 @@ pub(crate) fn collect_network_state<'n, 'v>(
         tracked: Vec::new(),
     };
     for (key, tensor) in net.state_tensors() {
-        let view = get(&format!("{prefix}{key}"), tensor.shape(), Dtype::F32)?;
-        state.writes.push((tensor, f32_values(&view)));
+        let name = format!("{prefix}{key}");
+        let view = get(&name, tensor.shape(), Dtype::F32)?;
+        state.writes.push((tensor, finite_values(&name, &view)?));
     }
     for &(layer, _) in &net.batches_tracked {
         let view = get(
@@ -285,10 +313,14 @@ pub(crate) fn collect_network_state<'n, 'v>(
     if with_optimizer {
         for p in &net.params {
             let optimizer = format!("optimizer.{}.{}", net.name, p.key);
-            let m = get(&format!("{optimizer}.exp_avg"), p.m.shape(), Dtype::F32)?;
-            state.writes.push((&p.m, f32_values(&m)));
-            let v = get(&format!("{optimizer}.exp_avg_sq"), p.v.shape(), Dtype::F32)?;
-            state.writes.push((&p.v, f32_values(&v)));
+            let (m_name, v_name) = (
+                format!("{optimizer}.exp_avg"),
+                format!("{optimizer}.exp_avg_sq"),
+            );
+            let m = get(&m_name, p.m.shape(), Dtype::F32)?;
+            state.writes.push((&p.m, finite_values(&m_name, &m)?));
+            let v = get(&v_name, p.v.shape(), Dtype::F32)?;
+            state.writes.push((&p.v, finite_values(&v_name, &v)?));
         }
     }
     Ok(state)
@@ -370,8 +402,10 @@ impl Trainer {
             .validate()
             .map_err(|e| file_error(name, e.to_string()))?;
         let get = |key: &str, shape: &[usize], dtype| checkpoint.tensor(key, shape, dtype);
-        let g_state = collect_network_state(&self.g, true, get, "generator.")?;
-        let d_state = collect_network_state(&self.d, true, get, "discriminator.")?;
+        let g_state =
+            collect_network_state(&self.g, true, get, "generator.").map_err(in_file(name))?;
+        let d_state =
+            collect_network_state(&self.d, true, get, "discriminator.").map_err(in_file(name))?;
         let mut batcher = self.batcher.clone();
         batcher
             .set_position(info.position)

@@ -59,8 +59,8 @@ mod native {
         /// Time one training iteration per preset on this GPU.
         Bench {
             /// Timed iterations per preset (after warm-up).
-            #[arg(long, default_value_t = 10)]
-            iterations: usize,
+            #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+            iterations: u32,
             /// Presets to time (default: all).
             #[arg(long, value_parser = parse_preset)]
             preset: Vec<Preset>,
@@ -92,17 +92,18 @@ mod native {
         /// Images per batch (overrides the preset).
         #[arg(long)]
         batch: Option<usize>,
-        /// Training iterations.
+        /// Training iterations to run (with --resume: more after the
+        /// checkpoint's).
         #[arg(long, default_value_t = 1000)]
         steps: u64,
         /// Generator learning rate.
-        #[arg(long, default_value_t = 2e-4)]
+        #[arg(long, default_value_t = 2e-4, allow_negative_numbers = true)]
         lr_g: f32,
         /// Discriminator learning rate.
-        #[arg(long, default_value_t = 2e-4)]
+        #[arg(long, default_value_t = 2e-4, allow_negative_numbers = true)]
         lr_d: f32,
         /// Adam's beta1 for both networks.
-        #[arg(long, default_value_t = 0.5)]
+        #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
         beta1: f32,
         /// non-saturating, minimax or least-squares.
         #[arg(long, default_value = "non-saturating", value_parser = parse_loss)]
@@ -133,6 +134,9 @@ mod native {
         /// win over the options above, except --steps, --data and --out).
         #[arg(long)]
         resume: Option<PathBuf>,
+        /// Replace a run already in --out instead of refusing.
+        #[arg(long)]
+        overwrite: bool,
     }
 
     pub fn main() -> ExitCode {
@@ -151,10 +155,26 @@ mod native {
         match result {
             Ok(code) => code,
             Err(error) => {
-                eprintln!("webgan: {error:#}");
+                eprintln!("webgan: {}", describe(&error));
                 ExitCode::FAILURE
             }
         }
+    }
+
+    /// The error and its causes, leaving out a cause whose text the message
+    /// before it already contains (our error messages quote their sources).
+    fn describe(error: &anyhow::Error) -> String {
+        let mut text = String::new();
+        for cause in error.chain() {
+            let cause = cause.to_string();
+            if !text.contains(&cause) {
+                if !text.is_empty() {
+                    text.push_str(": ");
+                }
+                text.push_str(&cause);
+            }
+        }
+        text
     }
 
     fn context() -> Result<GpuContext> {
@@ -189,8 +209,15 @@ mod native {
             ..Hyper::default()
         };
         let data = load_data(args.data.as_deref())?;
-        std::fs::create_dir_all(args.out.join("samples"))
-            .with_context(|| format!("cannot create {}", args.out.display()))?;
+        let earlier = ["metrics.csv", "checkpoint.safetensors"].map(|f| args.out.join(f));
+        if args.resume.is_none() && !args.overwrite && earlier.iter().any(|p| p.exists()) {
+            bail!(
+                "{} already holds a run; continue it with --resume {}, write elsewhere with \
+                 --out, or replace it with --overwrite",
+                args.out.display(),
+                earlier[1].display()
+            );
+        }
         let ctx = context()?;
 
         let resume = args
@@ -206,12 +233,18 @@ mod native {
                 let info = webgan::checkpoint::Checkpoint::parse(&name, bytes)?.info;
                 let mut trainer = Trainer::new(&ctx, info.config, info.hyper, info.seed, data)?;
                 trainer.load_checkpoint(&name, bytes)?;
-                eprintln!("resumed {name} at step {}", trainer.step());
+                eprintln!(
+                    "resumed {name} at step {}; its sizes, settings and seed are used (the \
+                     options for them are ignored)",
+                    trainer.step()
+                );
                 trainer
             }
             None => Trainer::new(&ctx, config, hyper, args.seed, data)?,
         };
         trainer.quality_every = args.quality_every;
+        std::fs::create_dir_all(args.out.join("samples"))
+            .with_context(|| format!("cannot create {}", args.out.display()))?;
         let config = trainer.config();
         eprintln!(
             "training nz {} ngf {} ndf {} batch {} on {} ({} images), {} steps, loss {}",
@@ -224,8 +257,58 @@ mod native {
             args.steps,
             trainer.hyper.loss
         );
-        let run = TrainRun::new(&args, &trainer)?;
+        let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = interrupted.clone();
+        ctrlc::set_handler(move || flag.store(true, std::sync::atomic::Ordering::SeqCst))
+            .context("cannot install the Ctrl-C handler")?;
+        let run = TrainRun::new(&args, &trainer, interrupted)?;
         run.go(&mut trainer, &args)
+    }
+
+    const CSV_HEADER: &str = "step,loss_d,loss_d_real,loss_d_fake,loss_g,d_x,d_g_z1,d_g_z2,quality";
+
+    fn write_row(csv: &mut impl Write, m: &StepMetrics) -> std::io::Result<()> {
+        let quality = m.quality.map(|q| q.to_string()).unwrap_or_default();
+        let (step, d, dr, df, g) = (m.step, m.loss_d(), m.loss_d_real, m.loss_d_fake, m.loss_g);
+        writeln!(
+            csv,
+            "{step},{d},{dr},{df},{g},{},{},{},{quality}",
+            m.d_x, m.d_g_z1, m.d_g_z2
+        )
+    }
+
+    /// The rows of an earlier metrics.csv up to `last_step`.
+    fn read_history(path: &Path, last_step: u64) -> Result<Vec<StepMetrics>> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let mut history = Vec::new();
+        for (line_number, line) in text.lines().enumerate().skip(1) {
+            let fields: Vec<&str> = line.split(',').collect();
+            let number = |i: usize| fields.get(i).and_then(|f| f.parse::<f32>().ok());
+            let parsed = (|| {
+                Some(StepMetrics {
+                    step: fields.first()?.parse().ok()?,
+                    loss_d_real: number(2)?,
+                    loss_d_fake: number(3)?,
+                    loss_g: number(4)?,
+                    d_x: number(5)?,
+                    d_g_z1: number(6)?,
+                    d_g_z2: number(7)?,
+                    quality: number(8),
+                })
+            })();
+            let Some(m) = parsed else {
+                bail!(
+                    "{} line {}: not a webgan metrics row: {line}",
+                    path.display(),
+                    line_number + 1
+                );
+            };
+            if m.step <= last_step {
+                history.push(m);
+            }
+        }
+        Ok(history)
     }
 
     /// The files of a training run.
@@ -233,49 +316,41 @@ mod native {
         csv: std::io::BufWriter<std::fs::File>,
         fixed_noise: webgan_tensor::Tensor,
         history: Vec<StepMetrics>,
+        /// Set by Ctrl-C: stop after the current step and save.
+        interrupted: std::sync::Arc<std::sync::atomic::AtomicBool>,
     }
 
     impl TrainRun {
-        fn new(args: &TrainArgs, trainer: &Trainer) -> Result<Self> {
+        fn new(
+            args: &TrainArgs,
+            trainer: &Trainer,
+            interrupted: std::sync::Arc<std::sync::atomic::AtomicBool>,
+        ) -> Result<Self> {
             let path = args.out.join("metrics.csv");
-            let append = args.resume.is_some() && path.exists();
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(append)
-                .write(true)
-                .truncate(!append)
-                .open(&path)
+            // On resume, the rows up to the checkpoint's step are kept (for
+            // the chart too); rows after it belong to steps being redone.
+            let history = match args.resume {
+                Some(_) if path.exists() => read_history(&path, trainer.step())?,
+                _ => Vec::new(),
+            };
+            let file = std::fs::File::create(&path)
                 .with_context(|| format!("cannot write {}", path.display()))?;
             let mut csv = std::io::BufWriter::new(file);
-            if !append {
-                writeln!(
-                    csv,
-                    "step,loss_d,loss_d_real,loss_d_fake,loss_g,d_x,d_g_z1,d_g_z2,quality"
-                )?;
+            writeln!(csv, "{CSV_HEADER}")?;
+            for m in &history {
+                write_row(&mut csv, m)?;
             }
             Ok(Self {
                 csv,
                 fixed_noise: trainer.fixed_noise(64)?,
-                history: Vec::new(),
+                history,
+                interrupted,
             })
         }
 
         fn record(&mut self, metrics: Vec<StepMetrics>) -> Result<()> {
             for m in metrics {
-                let quality = m.quality.map(|q| q.to_string()).unwrap_or_default();
-                writeln!(
-                    self.csv,
-                    "{},{},{},{},{},{},{},{},{}",
-                    m.step,
-                    m.loss_d(),
-                    m.loss_d_real,
-                    m.loss_d_fake,
-                    m.loss_g,
-                    m.d_x,
-                    m.d_g_z1,
-                    m.d_g_z2,
-                    quality
-                )?;
+                write_row(&mut self.csv, &m)?;
                 self.history.push(m);
             }
             Ok(())
@@ -296,13 +371,18 @@ mod native {
         }
 
         fn go(mut self, trainer: &mut Trainer, args: &TrainArgs) -> Result<ExitCode> {
-            let last = trainer.step() + args.steps;
+            let first = trainer.step();
+            let last = first + args.steps;
             let bar = ProgressBar::new(args.steps);
             let style = "{bar:30} {pos}/{len} steps  {per_sec}  eta {eta}  {msg}";
             bar.set_style(ProgressStyle::with_template(style).expect("valid template"));
             let start = Instant::now();
             let mut outcome = Ok(());
             while trainer.step() < last {
+                if self.interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+                    bar.abandon_with_message("interrupted: saving the run");
+                    break;
+                }
                 if let Err(error) = trainer.train_step().and_then(|()| trainer.throttle(4)) {
                     outcome = Err(error);
                     break;
@@ -321,6 +401,18 @@ mod native {
                 }
                 self.record(metrics)?;
                 bar.inc(1);
+                if step.is_multiple_of(50) {
+                    self.csv.flush()?;
+                }
+                if bar.is_hidden() && step.is_multiple_of(100) {
+                    if let Some(m) = self.history.last() {
+                        eprintln!(
+                            "step {step}: loss_d {:.3} loss_g {:.3}",
+                            m.loss_d(),
+                            m.loss_g
+                        );
+                    }
+                }
                 if args.sample_every > 0 && step.is_multiple_of(args.sample_every) {
                     self.samples(
                         trainer,
@@ -328,6 +420,7 @@ mod native {
                     )?;
                 }
                 if args.checkpoint_every > 0 && step.is_multiple_of(args.checkpoint_every) {
+                    self.csv.flush()?;
                     self.checkpoint(trainer, &args.out.join("checkpoint.safetensors"))?;
                 }
             }
@@ -337,14 +430,14 @@ mod native {
             }
             self.record(trainer.take_metrics())?;
             self.csv.flush()?;
-            self.finish(trainer, args, start, outcome)
+            self.finish(trainer, args, (start, first), outcome)
         }
 
         fn finish(
             &self,
             trainer: &mut Trainer,
             args: &TrainArgs,
-            start: Instant,
+            (start, first): (Instant, u64),
             outcome: webgan::Result<()>,
         ) -> Result<ExitCode> {
             write(
@@ -364,13 +457,23 @@ mod native {
             }
             match outcome {
                 Ok(()) => {
-                    self.checkpoint(trainer, &args.out.join("checkpoint.safetensors"))?;
+                    let checkpoint = args.out.join("checkpoint.safetensors");
+                    self.checkpoint(trainer, &checkpoint)?;
                     self.samples(trainer, &args.out.join("samples/final.png"))?;
-                    let seconds = start.elapsed().as_secs_f64();
+                    let (seconds, steps) = (start.elapsed().as_secs_f64(), trainer.step() - first);
+                    if self.interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+                        eprintln!(
+                            "interrupted after step {}; the run is saved in {} (continue it with \
+                             --resume {})",
+                            trainer.step(),
+                            checkpoint.display(),
+                            checkpoint.display()
+                        );
+                        return Ok(ExitCode::from(130));
+                    }
                     eprintln!(
-                        "done: {} steps in {seconds:.1} s ({:.2} steps/s); wrote {}",
-                        args.steps,
-                        args.steps as f64 / seconds,
+                        "done: {steps} steps in {seconds:.1} s ({:.2} steps/s); wrote {}",
+                        steps as f64 / seconds,
                         args.out.display()
                     );
                     Ok(ExitCode::SUCCESS)
@@ -465,7 +568,7 @@ mod native {
         })
     }
 
-    fn bench(iterations: usize, presets: &[Preset]) -> Result<ExitCode> {
+    fn bench(iterations: u32, presets: &[Preset]) -> Result<ExitCode> {
         let presets = if presets.is_empty() {
             Preset::ALL.to_vec()
         } else {
@@ -482,7 +585,7 @@ mod native {
             let mut trainer = Trainer::new(&ctx, config, Hyper::default(), 1, bundled_mnist()?)?;
             trainer.quality_every = 0;
             let mut times = Vec::new();
-            for i in 0..iterations + 3 {
+            for i in 0..iterations as usize + 3 {
                 let start = Instant::now();
                 trainer.train_step()?;
                 trainer.throttle(0)?;

@@ -5,7 +5,7 @@
 use safetensors::{Dtype, SafeTensors};
 use webgan_tensor::GpuContext;
 
-use crate::checkpoint::collect_network_state;
+use crate::checkpoint::{collect_network_state, in_file};
 use crate::config::{GanLoss, Hyper, ModelConfig};
 use crate::error::{GanError, Result};
 use crate::model::Network;
@@ -79,7 +79,7 @@ impl<'a> Fixture<'a> {
         let value = self
             .meta
             .get(key)
-            .ok_or_else(|| self.error(format!("metadata lacks '{key}'")))?;
+            .ok_or_else(|| self.error(format!("metadata lacks '{key}': not a parity fixture (tools/pytorch/parity.py writes them)")))?;
         value
             .parse()
             .map_err(|_| self.error(format!("metadata '{key}' = '{value}' is not valid")))
@@ -187,8 +187,10 @@ pub async fn run(ctx: &GpuContext, name: &str, bytes: &[u8]) -> Result<Report> {
 
     // The fixture's initial state and inputs.
     let view = |key: &str, shape: &[usize], dtype| fixture.view(key, shape, dtype);
-    let g_state = collect_network_state(&trainer.g, false, view, "init.generator.")?;
-    let d_state = collect_network_state(&trainer.d, false, view, "init.discriminator.")?;
+    let g_state =
+        collect_network_state(&trainer.g, false, view, "init.generator.").map_err(in_file(name))?;
+    let d_state = collect_network_state(&trainer.d, false, view, "init.discriminator.")
+        .map_err(in_file(name))?;
     trainer.g.batches_tracked = g_state.apply(ctx)?;
     trainer.d.batches_tracked = d_state.apply(ctx)?;
     let as_f32 = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<_>>();

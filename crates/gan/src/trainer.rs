@@ -107,6 +107,27 @@ impl Trainer {
         seed: u64,
         data: Dataset,
     ) -> Result<Self> {
+        Self::build(ctx, config, hyper, seed, data).map_err(|error| match error {
+            GanError::Tensor(webgan_tensor::TensorError::Limit {
+                what,
+                needed,
+                limit,
+                ..
+            }) => GanError::Config(format!(
+                "the model is too large for this GPU: {what} needs {needed}, the device \
+                     allows {limit}; lower ngf, ndf, nz or the batch size"
+            )),
+            other => other,
+        })
+    }
+
+    fn build(
+        ctx: &GpuContext,
+        config: ModelConfig,
+        hyper: Hyper,
+        seed: u64,
+        data: Dataset,
+    ) -> Result<Self> {
         config.validate()?;
         hyper.validate()?;
         if data.len() < config.batch {

@@ -189,3 +189,63 @@ fn bad_input_is_named_with_what_to_do() {
         text(&output)
     );
 }
+
+#[test]
+fn a_run_is_never_overwritten_silently_and_ctrl_c_saves_it() {
+    let out = scratch("cli_guard");
+    let dir = out.to_str().unwrap();
+    let small = [
+        "--preset", "tiny", "--batch", "4", "--ngf", "4", "--ndf", "4", "--nz", "8",
+    ];
+    let mut first = vec!["train", "--steps", "2", "--out", dir, "--sample-every", "0"];
+    first.extend(small);
+    let output = webgan(&first);
+    if no_gpu(&output) {
+        return;
+    }
+    assert!(output.status.success(), "{}", text(&output));
+    let again = webgan(&first);
+    assert!(!again.status.success());
+    assert!(
+        text(&again).contains("already holds a run") && text(&again).contains("--resume"),
+        "{}",
+        text(&again)
+    );
+
+    // Ctrl-C in the middle of a long run: the metrics so far and a
+    // checkpoint are saved, and the exit code says it was interrupted.
+    let mut long = vec![
+        "train",
+        "--steps",
+        "100000",
+        "--out",
+        dir,
+        "--overwrite",
+        "--sample-every",
+        "0",
+    ];
+    long.extend(small);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_webgan"))
+        .args(&long)
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", text(&output));
+    assert!(
+        text(&output).contains("interrupted after step"),
+        "{}",
+        text(&output)
+    );
+    let csv = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+    assert!(csv.lines().count() > 2, "metrics kept:\n{csv}");
+    assert!(out.join("checkpoint.safetensors").exists());
+}

@@ -243,3 +243,41 @@ fn learning_rates_change_between_steps_keeping_adam_state() {
         .to_string()
         .contains("learning rates"));
 }
+
+#[test]
+fn a_checkpoint_with_a_nan_weight_is_refused() {
+    let Some(ctx) = common::gpu() else { return };
+    let mut t = trainer(ctx, 4);
+    let bytes = checkpoint(&t);
+    let file = SafeTensors::deserialize(&bytes).unwrap();
+    let (_, header) = SafeTensors::read_metadata(&bytes).unwrap();
+    let mut entries: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = file
+        .tensors()
+        .into_iter()
+        .map(|(name, v)| (name, v.dtype(), v.shape().to_vec(), v.data().to_vec()))
+        .collect();
+    let weight = entries
+        .iter_mut()
+        .find(|e| e.0 == "generator.main.0.weight")
+        .unwrap();
+    weight.3[..4].copy_from_slice(&f32::NAN.to_le_bytes());
+    let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = entries
+        .iter()
+        .map(|(n, d, s, b)| {
+            (
+                n.clone(),
+                safetensors::tensor::TensorView::new(*d, s.clone(), b).unwrap(),
+            )
+        })
+        .collect();
+    let poisoned = safetensors::serialize(views, header.metadata().clone()).unwrap();
+    let error = t
+        .load_checkpoint("nan.safetensors", &poisoned)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("nan.safetensors") && error.contains("generator.main.0.weight"),
+        "{error}"
+    );
+    assert!(error.contains("non-finite"), "{error}");
+}
