@@ -1,5 +1,11 @@
 //! conv2d and conv_transpose2d, forward and backward, both on the kernels
 //! of `shaders/conv2d.wgsl`.
+//!
+//! Each kernel invocation computes an 8 x 8 block of its pass's matrix
+//! product (see the file's header); the launcher picks the kernel for the
+//! pass and shape and sizes its grid: `Pass::kernel` (which input-gradient
+//! kernel) and `weight_slices` (how many lanes share a weight-gradient
+//! block), each with the measurements behind its rule.
 
 use super::{check_distinct, check_rank, check_shape, to_u32};
 use crate::encoder::Encoder;
@@ -7,7 +13,7 @@ use crate::error::{Result, TensorError};
 use crate::shaders;
 use crate::tensor::Tensor;
 
-/// Mirrors `ConvParams` in `shaders/common.wgsl`.
+/// Mirrors `ConvParams` in `shaders/conv2d.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct ConvParams {
@@ -23,6 +29,7 @@ pub struct ConvParams {
     pub stride: u32,
     pub pad: u32,
     pub accumulate: u32,
+    /// Weight gradient only: lanes sharing each block's sum over positions.
     pub slices: u32,
     pub _pad0: u32,
     pub _pad1: u32,
