@@ -11,6 +11,8 @@ pub struct Series {
     pub name: &'static str,
     /// A CSS colour.
     pub color: &'static str,
+    /// What it measures, in a sentence (the legend's tooltip).
+    pub about: &'static str,
     /// Reads the value from a step's metrics; `None` where the step has none
     /// (the quality figure is computed only every so many steps).
     pub value: fn(&StepMetrics) -> Option<f32>,
@@ -21,11 +23,13 @@ pub const LOSSES: [Series; 2] = [
     Series {
         name: "loss_d",
         color: "#1f77b4",
+        about: "D's loss: BCE on real digits (as real) plus on fakes (as fake)",
         value: |m| Some(m.loss_d()),
     },
     Series {
         name: "loss_g",
         color: "#ff7f0e",
+        about: "G's loss: how badly its fakes fool D (for the non-saturating loss, -log D(G(z)))",
         value: |m| Some(m.loss_g),
     },
 ];
@@ -35,16 +39,19 @@ pub const OUTPUTS: [Series; 3] = [
     Series {
         name: "d_x",
         color: "#2ca02c",
+        about: "D's mean probability that the real digits are real",
         value: |m| Some(m.d_x),
     },
     Series {
         name: "d_g_z1",
         color: "#d62728",
+        about: "D's mean probability that the fakes are real, in the D step, before D's update",
         value: |m| Some(m.d_g_z1),
     },
     Series {
         name: "d_g_z2",
         color: "#9467bd",
+        about: "D's mean probability that the fakes are real, in the G step, after D's update",
         value: |m| Some(m.d_g_z2),
     },
 ];
@@ -53,6 +60,7 @@ pub const OUTPUTS: [Series; 3] = [
 pub const QUALITY: [Series; 1] = [Series {
     name: "quality (MMD²)",
     color: "#8c564b",
+    about: "MMD² between a batch of fakes and one of real digits, every 50 steps; lower is better",
     value: |m| m.quality,
 }];
 

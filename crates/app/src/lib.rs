@@ -1,8 +1,9 @@
 //! webgan-app: the browser UI of webgan, a Leptos page over webgan-tensor.
 //!
-//! For now the page does one thing: it finds a WebGPU adapter, opens a
-//! device on it through [`webgan_tensor::GpuContext`], and reports what it
-//! found, or explains why it found nothing. Training comes later.
+//! The page finds a WebGPU adapter, opens a device on it through
+//! [`webgan_tensor::GpuContext`] (or explains why it found none), and trains
+//! the DCGAN live: samples, charts, settings in the URL, checkpoints and
+//! the person's own data.
 //!
 //! # Design choices
 //!

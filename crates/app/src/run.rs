@@ -31,7 +31,7 @@ use webgan_tensor::{Encoder, GpuContext, Tensor};
 
 use crate::chart::{self, Series};
 use crate::pace::Pacer;
-use crate::settings::Settings;
+use crate::settings::{self, count_of, Settings};
 use crate::ui::{Phase, Ui};
 use crate::web;
 
@@ -44,6 +44,11 @@ const PIXELS: usize = 28 * 28;
 const SNAPSHOT_EVERY_MS: f64 = 20_000.0;
 /// Frames of work queued on the GPU, at most.
 const FRAMES_AHEAD: usize = 2;
+/// After this long without the first samples of a run, the page says the
+/// model may be too large for the device.
+const FIRST_SAMPLES_PATIENCE_MS: f64 = 10_000.0;
+/// What the page shows while the first samples of a run are computed.
+const FIRST_SAMPLES: &str = "Initialising: the GPU is computing the first samples…";
 
 /// What the page asks the loop to do.
 pub enum Command {
@@ -211,6 +216,10 @@ pub struct Session {
     snapshot_ms: f64,
     samples_stale: bool,
     charts_stale: bool,
+    /// Step D and Step G presses of this run.
+    extra_steps: (u64, u64),
+    /// Since when the first samples of this run are awaited, if they are.
+    first_samples_since: Option<f64>,
     ui: Ui,
 }
 
@@ -248,8 +257,11 @@ impl Session {
             snapshot_ms: 0.0,
             samples_stale: true,
             charts_stale: true,
+            extra_steps: (0, 0),
+            first_samples_since: Some(web::now_ms()),
             ui,
         };
+        ui.busy.set(Some(FIRST_SAMPLES.into()));
         session.draw_real_digits();
         HISTORY.with_borrow_mut(Vec::clear);
         Ok(session)
@@ -308,11 +320,37 @@ impl Session {
             self.samples_stale = false;
         }
         self.samples.poll()?;
+        self.watch_first_samples();
 
         if self.running && web::now_ms() - self.snapshot_ms > SNAPSHOT_EVERY_MS {
             self.snapshot().await?;
         }
         Ok(())
+    }
+
+    /// Clears the "initialising" status once the first samples are drawn,
+    /// and says so when they take long.
+    fn watch_first_samples(&mut self) {
+        let Some(since) = self.first_samples_since else {
+            return;
+        };
+        if self.samples.last.is_some() {
+            self.first_samples_since = None;
+            self.ui.busy.set(None);
+        } else if web::now_ms() - since > FIRST_SAMPLES_PATIENCE_MS {
+            let c = self.settings.config;
+            self.ui.busy.set(Some(format!(
+                "Initialising: the GPU has worked on the first samples for over {} s. With ngf \
+                 {}, ndf {} and batch {}, the model may be too large for this device: lower \
+                 ngf, ndf or batch if nothing appears.",
+                FIRST_SAMPLES_PATIENCE_MS / 1000.0,
+                c.ngf,
+                c.ndf,
+                c.batch
+            )));
+            // Still awaited (the status clears when they come), said once.
+            self.first_samples_since = Some(f64::INFINITY);
+        }
     }
 
     /// Notes a frame's submission and asks to hear when the GPU is done.
@@ -366,7 +404,10 @@ impl Session {
         ui.steps_per_second
             .set(chart::steps_per_second(&rate).filter(|_| self.running));
         ui.in_use.set(Some(self.trainer.hyper));
-        if self.charts_stale {
+        if ui.extra_steps.get_untracked() != self.extra_steps {
+            ui.extra_steps.set(self.extra_steps);
+        }
+        if self.charts_stale || charts_resized() {
             self.charts_stale = false;
             HISTORY.with_borrow(|history| {
                 ui.last.set(history.last().copied());
@@ -397,7 +438,7 @@ impl Session {
             self.ui.error(nan_message(step));
         } else {
             self.ui.phase.set(Phase::Paused);
-            self.ui.error(error.to_string());
+            self.ui.error(settings::explain(&error));
         }
     }
 
@@ -434,8 +475,26 @@ impl Session {
                 self.set_running(false);
                 match command {
                     Command::Step => self.trainer.train_step()?,
-                    Command::StepD => self.trainer.train_d_only()?,
-                    _ => self.trainer.train_g_only()?,
+                    Command::StepD => {
+                        self.trainer.train_d_only()?;
+                        self.extra_steps.0 += 1;
+                        self.ui.info(
+                            "D step taken: D's weights were updated on one real and one fake \
+                             batch. The trainer reports no metrics for a D-only step, so the \
+                             step count and the charts stay as they are."
+                                .into(),
+                        );
+                    }
+                    _ => {
+                        self.trainer.train_g_only()?;
+                        self.extra_steps.1 += 1;
+                        self.ui.info(
+                            "G step taken: G's weights were updated to fool D; the samples show \
+                             the change. The trainer reports no metrics for a G-only step, so \
+                             the step count and the charts stay as they are."
+                                .into(),
+                        );
+                    }
                 }
                 self.track(1);
                 self.samples_stale = true;
@@ -445,10 +504,14 @@ impl Session {
                 self.settings.hyper = hyper;
             }
             Command::Reset => self.reset(self.settings).await?,
-            Command::Restart(settings) => self.reset(settings).await?,
+            Command::Restart(settings) => {
+                let result = self.reset(settings).await;
+                self.keep_settings_on_error(result)?;
+            }
             Command::Data(data) => {
-                let source = format!("{} ({} images)", data.source(), data.len());
-                self.replace_trainer(self.settings, data).await?;
+                let source = format!("{} ({})", data.source(), count_of(data.len(), "image"));
+                let result = self.replace_trainer(self.settings, data).await;
+                self.keep_settings_on_error(result)?;
                 self.ui.data_source.set(source);
             }
             Command::SaveCheckpoint => {
@@ -471,6 +534,25 @@ impl Session {
                 "Training is stopped: reset, load a checkpoint or start again first.".into(),
             ),
         }
+        Ok(())
+    }
+
+    /// After a new run could not be built, shows the settings of the run
+    /// that goes on, and the reason.
+    fn keep_settings_on_error(&mut self, result: Result<(), GanError>) -> Result<(), GanError> {
+        let Err(error) = result else {
+            return Ok(());
+        };
+        self.ui.busy.set(None);
+        self.ui.settings.set(self.settings);
+        web::set_query(&self.settings.to_query());
+        if matches!(error, GanError::DeviceLost(_)) || self.ctx.lost_reason().is_some() {
+            return Err(error);
+        }
+        self.ui.error(format!(
+            "Could not start the new run: {}",
+            settings::explain(&error)
+        ));
         Ok(())
     }
 
@@ -506,6 +588,10 @@ impl Session {
     async fn replace_trainer(&mut self, settings: Settings, data: Dataset) -> Result<(), GanError> {
         self.set_running(false);
         self.settle().await?;
+        self.ui.busy.set(Some(
+            "Building the networks and initialising the weights…".into(),
+        ));
+        web::next_frame().await;
         let trainer = new_trainer(&self.ctx, &settings, data)?;
         self.noise = trainer.fixed_noise(SAMPLES)?;
         self.trainer = trainer;
@@ -517,6 +603,10 @@ impl Session {
 
     fn after_new_run(&mut self) {
         HISTORY.with_borrow_mut(Vec::clear);
+        self.extra_steps = (0, 0);
+        self.samples.last = None;
+        self.first_samples_since = Some(web::now_ms());
+        self.ui.busy.set(Some(FIRST_SAMPLES.into()));
         self.ui.settings.set(self.settings);
         web::set_query(&self.settings.to_query());
         self.samples_stale = true;
@@ -663,6 +753,11 @@ pub fn draw_chart(id: &str, series: &[Series], history: &[StepMetrics]) {
     let Some((canvas, g)) = web::canvas_2d(id) else {
         return;
     };
+    // The canvas's pixels follow its size on the page (CSS sets the width).
+    let shown = canvas.client_width();
+    if shown > 0 && shown as u32 != canvas.width() {
+        canvas.set_width(shown as u32);
+    }
     let (width, height) = (f64::from(canvas.width()), f64::from(canvas.height()));
     let (left, right, top, bottom) = MARGIN;
     let (plot_w, plot_h) = (width - left - right, height - top - bottom);
@@ -734,6 +829,18 @@ pub fn draw_chart(id: &str, series: &[Series], history: &[StepMetrics]) {
         }
     }
     g.set_line_width(1.0);
+}
+
+/// Whether a chart's size on the page differs from its pixels (the window
+/// was resized), so the charts need drawing again.
+fn charts_resized() -> bool {
+    ["chart-losses", "chart-outputs", "chart-quality"]
+        .into_iter()
+        .filter_map(web::canvas_2d)
+        .any(|(canvas, _)| {
+            let shown = canvas.client_width();
+            shown > 0 && shown as u32 != canvas.width()
+        })
 }
 
 /// The hover text at canvas x `x` of the chart `id` showing `series`.

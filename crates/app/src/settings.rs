@@ -90,7 +90,7 @@ impl Settings {
             }
             _ => return Ok(()),
         }
-        next.validate().map_err(|e| format!("{key}: {e}"))?;
+        next.validate()?;
         *self = next;
         Ok(())
     }
@@ -110,21 +110,51 @@ impl Settings {
     ///
     /// The first value out of range, in words.
     pub fn validate(&self) -> Result<(), String> {
+        let c = &self.config;
+        for (key, value) in [
+            ("batch", c.batch),
+            ("nz", c.nz),
+            ("ngf", c.ngf),
+            ("ndf", c.ndf),
+        ] {
+            let (low, high) = size_range(key);
+            if !(low..=high).contains(&value) {
+                return Err(refusal(key, &value.to_string()));
+            }
+        }
+        let h = &self.hyper;
+        for (key, lr) in [("lr_g", h.lr_g), ("lr_d", h.lr_d)] {
+            if !(lr.is_finite() && lr > 0.0 && lr <= LR_MAX) {
+                return Err(refusal(key, &lr.to_string()));
+            }
+        }
+        if !(0.0..1.0).contains(&h.beta1) {
+            return Err(refusal("beta1", &h.beta1.to_string()));
+        }
+        if !(1..=D_STEPS_MAX).contains(&h.d_steps) {
+            return Err(refusal("d_steps", &h.d_steps.to_string()));
+        }
+        // The trainer's own checks, in case they grow stricter than these.
         let checked = self.config.validate().and_then(|()| self.hyper.validate());
-        checked.map_err(|e| strip_prefix(&e.to_string()).to_string())?;
-        if !(LR_MIN..=LR_MAX).contains(&self.hyper.lr_g)
-            || !(LR_MIN..=LR_MAX).contains(&self.hyper.lr_d)
-        {
-            return Err(format!(
-                "learning rates must be between {} and {}",
-                format_lr(LR_MIN),
-                format_lr(LR_MAX)
-            ));
-        }
-        if self.config.batch > MAX_BATCH {
-            return Err(format!("batch must be at most {MAX_BATCH} in the page"));
-        }
-        Ok(())
+        checked.map_err(|e| strip_prefix(&e.to_string()).to_string())
+    }
+
+    /// Notes on values the URL may set but the controls cannot show: a
+    /// learning rate outside the slider's range.
+    pub fn notes(&self) -> Vec<String> {
+        [("lr_g", self.hyper.lr_g), ("lr_d", self.hyper.lr_d)]
+            .into_iter()
+            .filter(|(_, lr)| !(SLIDER_LR_MIN..=SLIDER_LR_MAX).contains(lr))
+            .map(|(key, lr)| {
+                format!(
+                    "{key} {} is outside the slider's range ({} to {}) and is used as given; \
+                     moving the slider replaces it",
+                    format_lr(lr),
+                    format_lr(SLIDER_LR_MIN),
+                    format_lr(SLIDER_LR_MAX)
+                )
+            })
+            .collect()
     }
 
     /// What moving from `self` to `next` needs.
@@ -177,29 +207,81 @@ impl Settings {
     }
 }
 
-/// The largest batch the page accepts (the trainer's own limit is higher;
-/// a browser tab runs out of GPU memory well before it).
-pub const MAX_BATCH: usize = 512;
+/// Each size's range, as `webgan::ModelConfig::validate` checks it (a
+/// test below keeps the two in step). A size the device cannot hold is
+/// refused by the trainer, with the device's limit in the message.
+pub const SIZE_RANGES: [(&str, usize, usize); 4] = [
+    ("batch", 2, 4096),
+    ("nz", 1, 4096),
+    ("ngf", 1, 1024),
+    ("ndf", 1, 1024),
+];
 
-/// The learning-rate sliders' range.
-pub const LR_MIN: f32 = 1e-6;
-/// See [`LR_MIN`].
-pub const LR_MAX: f32 = 1e-1;
+/// The range of `key` in [`SIZE_RANGES`]; `(0, 0)` for other keys.
+pub fn size_range(key: &str) -> (usize, usize) {
+    SIZE_RANGES
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map_or((0, 0), |&(_, low, high)| (low, high))
+}
+
+/// The largest learning rate the trainer accepts (any above 0 up to this).
+pub const LR_MAX: f32 = 1.0;
+/// The most D steps per G step the trainer accepts.
+pub const D_STEPS_MAX: u32 = 100;
+
+/// The learning-rate sliders' range: narrower than the trainer's, since
+/// rates beyond it make little sense for this model; the URL may still set
+/// any rate the trainer accepts.
+pub const SLIDER_LR_MIN: f32 = 1e-6;
+/// See [`SLIDER_LR_MIN`].
+pub const SLIDER_LR_MAX: f32 = 1e-1;
 /// Positions of a log-scale slider: 0 to this.
 pub const SLIDER_STEPS: u32 = 1000;
+
+/// What a setting accepts, in words: "a whole number from 2 to 4096".
+pub fn accepts(key: &str) -> String {
+    match key {
+        "batch" | "nz" | "ngf" | "ndf" => {
+            let (low, high) = size_range(key);
+            format!("a whole number from {low} to {high}")
+        }
+        "seed" => format!("a whole number from 0 to {}", u64::MAX),
+        "lr_g" | "lr_d" => format!(
+            "a number above 0 and at most {LR_MAX} (the slider covers {} to {}; larger or \
+             smaller rates can be set in the URL)",
+            format_lr(SLIDER_LR_MIN),
+            format_lr(SLIDER_LR_MAX)
+        ),
+        "beta1" => "a number from 0 up to, but not including, 1".into(),
+        "d_steps" => format!("a whole number from 1 to {D_STEPS_MAX}"),
+        _ => "a valid value".into(),
+    }
+}
+
+/// "batch must be a whole number from 2 to 4096, not '-3'".
+fn refusal(key: &str, value: &str) -> String {
+    format!("{key} must be {}, not '{value}'", accepts(key))
+}
 
 /// The value at a log-scale slider position in `0..=SLIDER_STEPS`,
 /// rounded to three significant digits so that URLs stay readable.
 pub fn slider_to_lr(position: u32) -> f32 {
     let t = f64::from(position.min(SLIDER_STEPS)) / f64::from(SLIDER_STEPS);
-    let (low, high) = (f64::from(LR_MIN).log10(), f64::from(LR_MAX).log10());
+    let (low, high) = (
+        f64::from(SLIDER_LR_MIN).log10(),
+        f64::from(SLIDER_LR_MAX).log10(),
+    );
     round_significant(10f64.powf(low + t * (high - low)), 3) as f32
 }
 
 /// The slider position nearest to a learning rate (clamped to the range).
 pub fn lr_to_slider(lr: f32) -> u32 {
-    let (low, high) = (f64::from(LR_MIN).log10(), f64::from(LR_MAX).log10());
-    let value = f64::from(lr.clamp(LR_MIN, LR_MAX)).log10();
+    let (low, high) = (
+        f64::from(SLIDER_LR_MIN).log10(),
+        f64::from(SLIDER_LR_MAX).log10(),
+    );
+    let value = f64::from(lr.clamp(SLIDER_LR_MIN, SLIDER_LR_MAX)).log10();
     ((value - low) / (high - low) * f64::from(SLIDER_STEPS)).round() as u32
 }
 
@@ -265,10 +347,7 @@ fn decode(text: &str) -> String {
 }
 
 fn parse<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, String> {
-    value
-        .trim()
-        .parse()
-        .map_err(|_| format!("{key}: '{value}' is not a number of the right kind"))
+    value.trim().parse().map_err(|_| refusal(key, value))
 }
 
 /// The trainer's messages start "invalid setting: "; the page names the
@@ -300,6 +379,67 @@ pub fn classify_files(names: &[String]) -> Files {
     match lower.iter().position(idx) {
         Some(i) => Files::Idx(i),
         None => Files::Images,
+    }
+}
+
+/// "1 file", "3 files".
+pub fn count_of(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// What the data files accept, in words, for messages and labels.
+pub const DATA_KINDS: &str =
+    "an MNIST IDX file (.idx or .gz, e.g. train-images-idx3-ubyte.gz) or PNG/JPEG images";
+
+/// Why files given as training data cannot be one, when their names alone
+/// tell: none is an IDX file or an image. `None` when some may be.
+pub fn no_data_in(names: &[String]) -> Option<String> {
+    let image = |n: &String| {
+        let n = n.to_lowercase();
+        [".png", ".jpg", ".jpeg"].iter().any(|ext| n.ends_with(ext))
+    };
+    if classify_files(names) != Files::Images || names.iter().any(image) {
+        return None;
+    }
+    Some(match names {
+        [only] => format!("{only} is not {DATA_KINDS}"),
+        _ => format!(
+            "none of the {} given is {DATA_KINDS}",
+            count_of(names.len(), "file")
+        ),
+    })
+}
+
+/// Why a data set of `count` images cannot train with batches of `batch`.
+pub fn too_few_images(count: usize, batch: usize) -> Option<String> {
+    (count < batch).then(|| {
+        let hint = if count >= 2 {
+            format!("set batch to {count} or less first, or give more images")
+        } else {
+            "give at least 2 images".into()
+        };
+        format!(
+            "{} given, fewer than one batch of {batch}: {hint}",
+            count_of(count, "image")
+        )
+    })
+}
+
+/// An error in words, ending in a full stop. A model too large for the
+/// device gets a hint: the trainer says so itself (a setting error naming
+/// the device's limit and what to lower); a bare device limit from the
+/// tensor layer gets the page's.
+pub fn explain(error: &webgan::GanError) -> String {
+    match error {
+        webgan::GanError::Tensor(webgan_tensor::TensorError::Limit { .. }) => {
+            format!("{error}. The model is too large for this device: lower ngf, ndf or batch.")
+        }
+        webgan::GanError::Config(message) => format!("{message}."),
+        other => format!("{other}."),
     }
 }
 
@@ -342,7 +482,14 @@ mod tests {
         expected.config.nz = 32;
         assert_eq!(settings, expected);
         let joined = errors.join("\n");
-        for needle in ["preset:", "batch:", "lr_g:", "beta1:", "d_steps:", "loss:"] {
+        for needle in [
+            "preset:",
+            "batch must",
+            "lr_g must",
+            "beta1 must",
+            "d_steps must",
+            "loss:",
+        ] {
             assert!(joined.contains(needle), "{needle} missing from {joined}");
         }
         assert!(joined.contains("tiny, standard or large"), "{joined}");
@@ -375,8 +522,8 @@ mod tests {
 
     #[test]
     fn the_log_slider_covers_its_range_and_hits_the_default() {
-        assert_eq!(slider_to_lr(0), LR_MIN);
-        assert_eq!(slider_to_lr(SLIDER_STEPS), LR_MAX);
+        assert_eq!(slider_to_lr(0), SLIDER_LR_MIN);
+        assert_eq!(slider_to_lr(SLIDER_STEPS), SLIDER_LR_MAX);
         let default = Hyper::default().lr_g;
         assert_eq!(slider_to_lr(lr_to_slider(default)), default);
         // Every position maps back to itself and values increase.
@@ -415,6 +562,104 @@ mod tests {
             Files::Idx(0)
         );
         assert_eq!(classify_files(&names(&["a.png", "b.JPG"])), Files::Images);
+    }
+
+    #[test]
+    fn the_size_ranges_are_the_trainers() {
+        for (key, low, high) in SIZE_RANGES {
+            let valid = |value: usize| {
+                let mut settings = Settings::new(Preset::Tiny);
+                settings.set(key, &value.to_string()).is_ok() && settings.config.validate().is_ok()
+            };
+            assert!(valid(low) && valid(high), "{key}: {low} to {high}");
+            let mut config = Preset::Tiny.config();
+            for (k, value) in [(key, low - 1), (key, high + 1)] {
+                match k {
+                    "batch" => config.batch = value,
+                    "nz" => config.nz = value,
+                    "ngf" => config.ngf = value,
+                    _ => config.ndf = value,
+                }
+                assert!(
+                    config.validate().is_err(),
+                    "the trainer takes {key} {value}"
+                );
+            }
+        }
+        let mut hyper = Hyper {
+            lr_g: LR_MAX,
+            d_steps: D_STEPS_MAX,
+            ..Hyper::default()
+        };
+        assert!(hyper.validate().is_ok());
+        hyper.d_steps = D_STEPS_MAX + 1;
+        assert!(hyper.validate().is_err());
+    }
+
+    #[test]
+    fn refusals_say_what_is_allowed() {
+        let mut settings = Settings::new(Preset::Tiny);
+        assert_eq!(
+            settings.set("batch", "-3").unwrap_err(),
+            "batch must be a whole number from 2 to 4096, not '-3'"
+        );
+        let seed = settings.set("seed", "99999999999999999999999").unwrap_err();
+        assert!(seed.contains("from 0 to 18446744073709551615"), "{seed}");
+        let d_steps = settings.set("d_steps", "101").unwrap_err();
+        assert!(d_steps.contains("from 1 to 100"), "{d_steps}");
+        let lr = settings.set("lr_g", "2").unwrap_err();
+        assert!(lr.contains("at most 1") && lr.contains("slider"), "{lr}");
+    }
+
+    #[test]
+    fn the_url_may_set_rates_beyond_the_slider_with_a_note() {
+        let (settings, errors) = Settings::from_query("lr_g=0.5&batch=4096", Preset::Tiny);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(settings.hyper.lr_g, 0.5);
+        assert_eq!(settings.config.batch, 4096);
+        let notes = settings.notes();
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].starts_with("lr_g 5.00e-1 is outside"), "{notes:?}");
+        assert!(Settings::new(Preset::Tiny).notes().is_empty());
+    }
+
+    #[test]
+    fn data_messages_name_idx_files_and_count_in_words() {
+        let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let one = no_data_in(&names(&["notes.txt"])).unwrap();
+        assert!(
+            one.starts_with("notes.txt is not an MNIST IDX file"),
+            "{one}"
+        );
+        assert!(one.contains("train-images-idx3-ubyte.gz"), "{one}");
+        let two = no_data_in(&names(&["a.txt", "b.doc"])).unwrap();
+        assert!(two.starts_with("none of the 2 files given"), "{two}");
+        assert_eq!(no_data_in(&names(&["a.txt", "b.png"])), None);
+        assert_eq!(no_data_in(&names(&["train-images-idx3-ubyte.gz"])), None);
+        assert_eq!(count_of(1, "file"), "1 file");
+        let few = too_few_images(3, 32).unwrap();
+        assert_eq!(
+            few,
+            "3 images given, fewer than one batch of 32: set batch to 3 or less first, or give \
+             more images"
+        );
+        assert!(too_few_images(1, 8).unwrap().starts_with("1 image given"));
+        assert_eq!(too_few_images(32, 32), None);
+    }
+
+    #[test]
+    fn a_model_too_large_for_the_device_gets_a_hint() {
+        let limit = webgan::GanError::Tensor(webgan_tensor::TensorError::Limit {
+            op: "conv_transpose2d",
+            what: "the weight",
+            needed: 1 << 30,
+            limit: 1 << 27,
+        });
+        let text = explain(&limit);
+        assert!(text.contains("the device allows at most"), "{text}");
+        assert!(text.ends_with("lower ngf, ndf or batch."), "{text}");
+        let other = webgan::GanError::Config("nz must be between 1 and 4096".into());
+        assert_eq!(explain(&other), "nz must be between 1 and 4096.");
     }
 
     #[test]

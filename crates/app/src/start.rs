@@ -31,6 +31,17 @@ pub async fn start(ui: Ui) {
     let browser = browser_adapter_info().await;
     let report = AdapterReport::new(ctx.adapter(), ctx.limits(), browser);
     let software = ctx.adapter().is_cpu || report.name().to_lowercase().contains("swiftshader");
+    let limits = ctx.limits();
+    log::info!(
+        "webgan: adapter {} ({}, {}); storage binding {} MiB, buffer {} MiB, workgroups per \
+         dimension {}",
+        report.name(),
+        report.adapter.backend,
+        report.adapter.device_type,
+        limits.max_storage_buffer_binding_size >> 20,
+        limits.max_buffer_size >> 20,
+        limits.max_compute_workgroups_per_dimension
+    );
     ui.probe.set(Probe::Ready(report));
 
     let query = web::query();
@@ -40,11 +51,19 @@ pub async fn start(ui: Ui) {
         Preset::Standard
     };
     let (settings, errors) = Settings::from_query(&query, default);
+    let notes = settings.notes().join("; ");
     if !errors.is_empty() {
+        let notes = if notes.is_empty() {
+            notes
+        } else {
+            format!(" Note: {notes}.")
+        };
         ui.error(format!(
-            "Refused in the URL, defaults kept: {}.",
+            "Refused in the URL, defaults kept: {}.{notes}",
             errors.join("; ")
         ));
+    } else if !notes.is_empty() {
+        ui.info(format!("From the URL: {notes}."));
     }
     ui.settings.set(settings);
 
@@ -58,12 +77,19 @@ pub async fn start(ui: Ui) {
     }
 
     web::set_query(&settings.to_query());
+    ui.busy.set(Some(
+        "Building the networks and initialising the weights…".into(),
+    ));
+    // Lets the status show before the (synchronous) building starts.
+    web::next_frame().await;
     let session = match Session::new(ctx.clone(), settings, data.clone(), ui) {
         Ok(session) => session,
         Err(error) => {
             // Sizes the device cannot hold: fall back to the preset.
             ui.error(format!(
-                "Could not start with these settings ({error}); started with the {default} preset."
+                "Could not start with these settings: {} Started with the {default} preset \
+                 instead.",
+                settings::explain(&error)
             ));
             let fallback = Settings::new(default);
             ui.settings.set(fallback);
@@ -72,7 +98,11 @@ pub async fn start(ui: Ui) {
                 Ok(session) => session,
                 Err(error) => {
                     ui.phase.set(Phase::Failed);
-                    ui.error(format!("Could not start training: {error}"));
+                    ui.busy.set(None);
+                    ui.error(format!(
+                        "Could not start training: {}",
+                        settings::explain(&error)
+                    ));
                     return;
                 }
             }

@@ -5,6 +5,7 @@
 
 use js_sys::Reflect;
 use leptos::prelude::*;
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use webgan::data::Dataset;
@@ -14,7 +15,8 @@ use crate::chart;
 use crate::report::{self, AdapterReport, BrowserAdapterInfo, Probe};
 use crate::run::{self, Command};
 use crate::settings::{
-    self, lr_to_slider, slider_to_lr, Change, Files, Settings, MAX_BATCH, SLIDER_STEPS,
+    self, count_of, lr_to_slider, size_range, slider_to_lr, Change, Files, Settings, D_STEPS_MAX,
+    SLIDER_STEPS,
 };
 use crate::web;
 
@@ -22,8 +24,31 @@ use crate::web;
 pub fn start() {
     console_error_panic_hook::set_once();
     // Fails only if a logger is already set, which leaves logging working.
-    let _ = console_log::init_with_level(log::Level::Info);
+    if log::set_logger(&PageLogger).is_ok() {
+        log::set_max_level(log::LevelFilter::Info);
+    }
     leptos::mount::mount_to_body(App);
+}
+
+/// `console_log`, less the tensor crate's adapter line: on the web wgpu
+/// names every adapter "unnamed adapter" (gfx-rs/wgpu#8819), so the page
+/// logs its own line with the name the browser gives (see `start`).
+struct PageLogger;
+
+impl log::Log for PageLogger {
+    fn enabled(&self, metadata: &log::Metadata) -> bool {
+        metadata.level() <= log::Level::Info
+    }
+
+    fn log(&self, record: &log::Record) {
+        let adapter_line = record.target().starts_with("webgan_tensor")
+            && record.args().to_string().starts_with("webgan: adapter ");
+        if self.enabled(record.metadata()) && !adapter_line {
+            console_log::log(record);
+        }
+    }
+
+    fn flush(&self) {}
 }
 
 /// Whether `navigator.gpu` exists. Browsers without WebGPU, and every
@@ -172,6 +197,11 @@ pub struct Ui {
     pub bench: RwSignal<Vec<BenchRow>>,
     /// `?bench` iterations per preset.
     pub bench_iterations: RwSignal<usize>,
+    /// Extra D-only and G-only steps of this run (Step D, Step G), which
+    /// the trainer neither counts as iterations nor reports metrics for.
+    pub extra_steps: RwSignal<(u64, u64)>,
+    /// What the page is busy with (building a run, waiting for the GPU).
+    pub busy: RwSignal<Option<String>>,
 }
 
 impl Ui {
@@ -190,6 +220,8 @@ impl Ui {
             hover: std::array::from_fn(|_| RwSignal::new(String::new())),
             bench: RwSignal::new(Vec::new()),
             bench_iterations: RwSignal::new(0),
+            extra_steps: RwSignal::new((0, 0)),
+            busy: RwSignal::new(None),
         }
     }
 
@@ -266,21 +298,20 @@ fn propose_value(ui: Ui, key: &str, value: &str) {
     propose(ui, next.set(key, value).map(|()| next));
 }
 
-/// Reads files the person chose or dropped: a checkpoint, an IDX file or
-/// images.
+/// Reads the files of a drop or of the data input: a checkpoint (one
+/// `.safetensors` file), an IDX file or images.
 fn take_files(ui: Ui, files: Vec<web_sys::File>) {
     if files.is_empty() {
         return;
     }
     wasm_bindgen_futures::spawn_local(async move {
-        let mut named = Vec::with_capacity(files.len());
-        for file in &files {
-            match web::file_bytes(file).await {
-                Ok(bytes) => named.push((file.name(), bytes)),
-                Err(message) => return ui.error(message),
-            }
-        }
+        let Some(mut named) = read_files(ui, &files).await else {
+            return;
+        };
         let names: Vec<String> = named.iter().map(|(n, _)| n.clone()).collect();
+        if let Some(why) = settings::no_data_in(&names) {
+            return ui.error(format!("Not used as training data: {why}."));
+        }
         let data = match settings::classify_files(&names) {
             Files::Checkpoint => {
                 let (name, bytes) = named.pop().expect("one file");
@@ -290,22 +321,84 @@ fn take_files(ui: Ui, files: Vec<web_sys::File>) {
             Files::Images => Dataset::from_image_bytes(&named),
         };
         match data {
-            Ok(data) => {
-                let step = ui.step.get_untracked();
-                let question = format!(
-                    "Train on {} ({} images)? This starts a new run; the {step} steps so far are \
-                     dropped.",
-                    data.source(),
-                    data.len()
-                );
-                if step == 0 || web::confirm(&question) {
-                    ui.clear_message();
-                    run::send(Command::Data(data));
-                }
-            }
+            Ok(data) => offer_data(ui, data),
             Err(error) => ui.error(format!("Not used as training data: {error}")),
         }
     });
+}
+
+/// Reads a file chosen under "Continue from a checkpoint": whatever its
+/// name, it is a checkpoint, and the checkpoint loader judges it.
+fn take_checkpoint(ui: Ui, files: Vec<web_sys::File>) {
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Some(mut named) = read_files(ui, &files).await {
+            if let Some((name, bytes)) = named.pop() {
+                run::send(Command::LoadCheckpoint(name, bytes));
+            }
+        }
+    });
+}
+
+/// The names and bytes of `files`; `None` (after a message) when one
+/// cannot be read.
+async fn read_files(ui: Ui, files: &[web_sys::File]) -> Option<Vec<(String, Vec<u8>)>> {
+    let mut named = Vec::with_capacity(files.len());
+    for file in files {
+        match web::file_bytes(file).await {
+            Ok(bytes) => named.push((file.name(), bytes)),
+            Err(message) => {
+                ui.error(message);
+                return None;
+            }
+        }
+    }
+    Some(named)
+}
+
+/// A decoded data set: refused if it holds less than a batch, else used
+/// after asking (when there are steps to lose).
+fn offer_data(ui: Ui, data: Dataset) {
+    let batch = ui.settings.get_untracked().config.batch;
+    if let Some(why) = settings::too_few_images(data.len(), batch) {
+        return ui.error(format!("Not used as training data: {why}."));
+    }
+    let step = ui.step.get_untracked();
+    let question = format!(
+        "Train on {} ({})? This starts a new run; the {} so far are dropped.",
+        data.source(),
+        count_of(data.len(), "image"),
+        count_of(step as usize, "step")
+    );
+    if step == 0 || web::confirm(&question) {
+        ui.clear_message();
+        run::send(Command::Data(data));
+    }
+}
+
+/// Takes files dropped anywhere on the page, so that the browser never
+/// navigates away to show them.
+fn take_drops_everywhere(ui: Ui) {
+    let window = web::window();
+    let dragover = Closure::<dyn Fn(web_sys::DragEvent)>::new(|ev: web_sys::DragEvent| {
+        ev.prevent_default();
+    });
+    let drop = Closure::<dyn Fn(web_sys::DragEvent)>::new(move |ev: web_sys::DragEvent| {
+        ev.prevent_default();
+        let files = web::files_of(ev.data_transfer().and_then(|t| t.files()));
+        if files.is_empty() {
+            ui.error(format!(
+                "Nothing to use in what was dropped: drop {} or a checkpoint (.safetensors).",
+                settings::DATA_KINDS
+            ));
+        }
+        take_files(ui, files);
+    });
+    for (name, handler) in [("dragover", &dragover), ("drop", &drop)] {
+        let _ = window.add_event_listener_with_callback(name, handler.as_ref().unchecked_ref());
+    }
+    // The page lives as long as the window: the handlers may leak.
+    dragover.forget();
+    drop.forget();
 }
 
 #[component]
@@ -327,15 +420,10 @@ fn App() -> impl IntoView {
     }
     let probe = ui.probe;
     let ready = move || probe.with(|p| matches!(p, Probe::Ready(_)));
-    let prevent = |ev: web_sys::DragEvent| ev.prevent_default();
-    let drop = move |ev: web_sys::DragEvent| {
-        ev.prevent_default();
-        let files = ev.data_transfer().and_then(|t| t.files());
-        take_files(ui, web::files_of(files));
-    };
+    take_drops_everywhere(ui);
 
     view! {
-        <main on:dragover=prevent on:drop=drop>
+        <main>
             <header>
                 <h1>"webgan"</h1>
                 <p class="tagline">
@@ -429,6 +517,7 @@ fn RunView(ui: Ui) -> impl IntoView {
         <section id="run" data-state=state>
             <DataLine ui=ui />
             <MessageLine ui=ui />
+            {move || ui.busy.get().map(|text| view! { <p id="busy" class="busy">{text}</p> })}
             <Show when=bench fallback=move || view! { <Training ui=ui /> }>
                 <BenchView ui=ui />
             </Show>
@@ -512,20 +601,36 @@ fn Training(ui: Ui) -> impl IntoView {
         })
     };
 
+    let extra = move || {
+        let (d, g) = ui.extra_steps.get();
+        (d + g > 0).then(|| {
+            view! {
+                " · extra steps: "
+                <span id="extra-steps" title=EXTRA_STEPS_TITLE>
+                    {format!("{d} D-only, {g} G-only")}
+                </span>
+            }
+        })
+    };
+
     view! {
         <div class="controls">
-            <button id="train" on:click=|_| run::send(Command::Train) disabled=move || training() || ui.stopped()>
+            <button id="train" title="Train step after step (D step, then G step), frame after frame"
+                on:click=|_| run::send(Command::Train) disabled=move || training() || ui.stopped()>
                 "Train"
             </button>
             <button id="pause" on:click=|_| run::send(Command::Pause) disabled=move || !training()>
                 "Pause"
             </button>
-            <button id="step" on:click=|_| run::send(Command::Step) disabled=halted>"Step"</button>
-            <button id="step-d" on:click=|_| run::send(Command::StepD) disabled=halted>"Step D"</button>
-            <button id="step-g" on:click=|_| run::send(Command::StepG) disabled=halted>"Step G"</button>
-            <button id="reset" on:click=move |_| {
+            <button id="step" title="One iteration: a D step, then a G step; adds a row to the charts"
+                on:click=|_| run::send(Command::Step) disabled=halted>"Step"</button>
+            <button id="step-d" title=STEP_D_TITLE
+                on:click=|_| run::send(Command::StepD) disabled=halted>"Step D"</button>
+            <button id="step-g" title=STEP_G_TITLE
+                on:click=|_| run::send(Command::StepG) disabled=halted>"Step G"</button>
+            <button id="reset" title="Fresh weights from the seed; the steps so far are dropped" on:click=move |_| {
                 let step = ui.step.get_untracked();
-                if step == 0 || web::confirm(&format!("Drop the {step} steps and start again from fresh weights (same seed)?")) {
+                if step == 0 || web::confirm(&format!("Drop the {} and start again from fresh weights (same seed)?", count_of(step as usize, "step"))) {
                     ui.clear_message();
                     run::send(Command::Reset);
                 }
@@ -542,28 +647,75 @@ fn Training(ui: Ui) -> impl IntoView {
             ", beta1 " <span id="beta1-used">{in_use(|h| h.beta1.to_string())}</span>
             ", D steps " <span id="d-steps-used">{in_use(|h| h.d_steps.to_string())}</span>
             ", loss " <span id="loss-used">{in_use(|h| h.loss.name().to_string())}</span>
+            {extra}
         </p>
         <p class="stats detail" id="last-metrics">{last}</p>
-        <div class="pictures">
-            <figure>
-                <canvas id="samples" width="242" height="242"></canvas>
-                <figcaption>
-                    "Samples from fixed noise "
-                    <button id="save-png" class="link" on:click=|_| run::send(Command::SavePng)>"download PNG"</button>
-                </figcaption>
-            </figure>
-            <figure>
-                <canvas id="real" width="242" height="242"></canvas>
-                <figcaption>"Real digits"</figcaption>
-            </figure>
-            <Controls ui=ui />
-        </div>
-        <div class="charts">
-            <Chart ui=ui id="chart-losses" title="Losses" series=&chart::LOSSES index=0 />
-            <Chart ui=ui id="chart-outputs" title="D's outputs: D(x), D(G(z)) in the D and G steps" series=&chart::OUTPUTS index=1 />
-            <Chart ui=ui id="chart-quality" title="Quality: MMD² between fakes and real digits, every 50 steps (lower is better)" series=&chart::QUALITY index=2 />
+        <div class="workspace">
+            <div class="side">
+                <div class="pictures">
+                    <figure>
+                        <canvas id="samples" width="242" height="242"></canvas>
+                        <figcaption>
+                            "Samples from fixed noise "
+                            <button id="save-png" class="link" on:click=|_| run::send(Command::SavePng)>"download PNG"</button>
+                        </figcaption>
+                    </figure>
+                    <figure>
+                        <canvas id="real" width="242" height="242"></canvas>
+                        <figcaption>"Real digits"</figcaption>
+                    </figure>
+                </div>
+                <Controls ui=ui />
+            </div>
+            <div class="charts">
+                <Chart ui=ui id="chart-losses" title="Losses" series=&chart::LOSSES index=0 />
+                <Chart ui=ui id="chart-outputs" title="D's outputs: D(x), D(G(z)) in the D and G steps" series=&chart::OUTPUTS index=1 />
+                <Chart ui=ui id="chart-quality" title="Quality: MMD² between fakes and real digits, every 50 steps (lower is better)" series=&chart::QUALITY index=2 />
+                <MetricsLegend />
+            </div>
         </div>
         <Files ui=ui />
+    }
+}
+
+/// Step D's tooltip.
+const STEP_D_TITLE: &str = "One discriminator step only: D learns from one real and one fake \
+    batch; G is unchanged. The trainer reports no metrics for it, so the step count and the \
+    charts stay as they are";
+/// Step G's tooltip.
+const STEP_G_TITLE: &str = "One generator step only: G learns to make D call its fakes real; \
+    D is unchanged. The trainer reports no metrics for it, so the step count and the charts \
+    stay as they are";
+/// The extra-steps counter's tooltip.
+const EXTRA_STEPS_TITLE: &str = "Step D and Step G presses since this run started: they change \
+    the weights but are not iterations, so the step count leaves them out";
+
+/// A few lines on what the charts show, for people learning GANs.
+#[component]
+fn MetricsLegend() -> impl IntoView {
+    view! {
+        <details id="metrics-legend" class="legend" open>
+            <summary>"What the charts show"</summary>
+            <dl>
+                <dt>"loss_d"</dt>
+                <dd>"D's loss: how badly it tells real digits (as real) from fakes (as fake)."</dd>
+                <dt>"loss_g"</dt>
+                <dd>"G's loss: how badly its fakes fool D. Neither loss falls steadily in a GAN; \
+                     they push against each other."</dd>
+                <dt>"d_x"</dt>
+                <dd>"D's mean probability that the real digits of the batch are real."</dd>
+                <dt>"d_g_z1"</dt>
+                <dd>"D's mean probability that the fakes are real, in the D step, before D's update."</dd>
+                <dt>"d_g_z2"</dt>
+                <dd>"The same for the fakes in the G step, after D's update; G's loss comes from it."</dd>
+                <dt>"quality"</dt>
+                <dd>"MMD² between a batch of fakes and a batch of real digits, computed every \
+                     50 steps: lower is better, 0 means this measure cannot tell them apart."</dd>
+                <dt>"Step D, Step G"</dt>
+                <dd>"One update of D alone or of G alone, to watch one side move. The trainer \
+                     records no metrics for them: a chart row comes from a whole step (Step, Train)."</dd>
+            </dl>
+        </details>
     }
 }
 
@@ -578,7 +730,11 @@ fn Chart(
     let hover = ui.hover[index];
     let legend = series
         .iter()
-        .map(|s| view! { <span class="key" style=format!("--key: {}", s.color)>{s.name}</span> })
+        .map(|s| {
+            view! {
+                <span class="key" style=format!("--key: {}", s.color) title=s.about>{s.name}</span>
+            }
+        })
         .collect_view();
     view! {
         <figure class="chart">
@@ -613,6 +769,7 @@ fn Controls(ui: Ui) -> impl IntoView {
                 min="0"
                 max=SLIDER_STEPS.to_string()
                 step="1"
+                title=settings::accepts(key)
                 prop:value=move || lr_to_slider(get(&s.get())).to_string()
                 on:input=move |ev| {
                     let position: u32 = event_target_value(&ev).parse().unwrap_or(0);
@@ -622,7 +779,7 @@ fn Controls(ui: Ui) -> impl IntoView {
         }
     };
     let number =
-        move |key: &'static str, min: &'static str, max: String, get: fn(&Settings) -> String| {
+        move |key: &'static str, min: String, max: String, get: fn(&Settings) -> String| {
             view! {
                 <input
                     type="number"
@@ -630,11 +787,27 @@ fn Controls(ui: Ui) -> impl IntoView {
                     min=min
                     max=max
                     step="1"
+                    title=settings::accepts(key)
                     prop:value=move || get(&s.get())
                     on:change=move |ev| propose_value(ui, key, &event_target_value(&ev))
                 />
             }
         };
+    let size = move |key: &'static str, get: fn(&Settings) -> usize| {
+        let (low, high) = size_range(key);
+        view! {
+            <input
+                type="number"
+                id=key
+                min=low.to_string()
+                max=high.to_string()
+                step="1"
+                title=settings::accepts(key)
+                prop:value=move || get(&s.get()).to_string()
+                on:change=move |ev| propose_value(ui, key, &event_target_value(&ev))
+            />
+        }
+    };
     let presets = Preset::ALL
         .map(|p| view! { <option value=p.name() selected=move || s.get().preset == p>{p.name()}</option> })
         .collect_view();
@@ -655,11 +828,9 @@ fn Controls(ui: Ui) -> impl IntoView {
                         prop:value=move || s.get().hyper.beta1.to_string()
                         on:input=move |ev| propose_value(ui, "beta1", &event_target_value(&ev)) />
                 }, move || format!("{:.2}", s.get().hyper.beta1))}
-                {row("D steps per G step", view! {
-                    <input type="range" id="d-steps" min="1" max="10" step="1"
-                        prop:value=move || s.get().hyper.d_steps.to_string()
-                        on:input=move |ev| propose_value(ui, "d_steps", &event_target_value(&ev)) />
-                }, move || s.get().hyper.d_steps.to_string())}
+                {row("D steps per G step",
+                    number("d_steps", "1".into(), D_STEPS_MAX.to_string(), |s| s.hyper.d_steps.to_string()),
+                    "")}
                 {row("loss", view! {
                     <select id="loss" on:change=move |ev| propose_value(ui, "loss", &event_target_value(&ev))>
                         {losses}
@@ -676,11 +847,11 @@ fn Controls(ui: Ui) -> impl IntoView {
                         propose(ui, next);
                     }>{presets}</select>
                 }, "")}
-                {row("batch", number("batch", "2", MAX_BATCH.to_string(), |s| s.config.batch.to_string()), "")}
-                {row("nz", number("nz", "1", "4096".into(), |s| s.config.nz.to_string()), "")}
-                {row("ngf", number("ngf", "1", "1024".into(), |s| s.config.ngf.to_string()), "")}
-                {row("ndf", number("ndf", "1", "1024".into(), |s| s.config.ndf.to_string()), "")}
-                {row("seed", number("seed", "0", u64::MAX.to_string(), |s| s.seed.to_string()), "")}
+                {row("batch", size("batch", |s| s.config.batch), "")}
+                {row("nz", size("nz", |s| s.config.nz), "")}
+                {row("ngf", size("ngf", |s| s.config.ngf), "")}
+                {row("ndf", size("ndf", |s| s.config.ndf), "")}
+                {row("seed", number("seed", "0".into(), u64::MAX.to_string(), |s| s.seed.to_string()), "")}
             </fieldset>
         </form>
     }
@@ -694,16 +865,21 @@ fn Files(ui: Ui) -> impl IntoView {
         // The same file chosen again should fire `change` again.
         input.set_value("");
     };
+    let checkpoint = move |ev: web_sys::Event| {
+        let input: web_sys::HtmlInputElement = event_target(&ev);
+        take_checkpoint(ui, web::files_of(input.files()));
+        input.set_value("");
+    };
     view! {
         <div class="files">
             <button id="save-checkpoint" on:click=|_| run::send(Command::SaveCheckpoint)
                 disabled=move || ui.stopped()>"Download checkpoint"</button>
             <label class="file">
-                "Continue from a checkpoint: "
-                <input type="file" id="load-checkpoint" accept=".safetensors" on:change=chosen />
+                "Continue from a checkpoint (.safetensors): "
+                <input type="file" id="load-checkpoint" accept=".safetensors" on:change=checkpoint />
             </label>
             <label class="file">
-                "Your own data (MNIST IDX file, or PNG/JPEG images; or drop them on the page): "
+                "Your own data: " {settings::DATA_KINDS} " (or drop them anywhere on the page): "
                 <input type="file" id="data-files" multiple on:change=chosen />
             </label>
         </div>
