@@ -20,7 +20,8 @@ try {
     for (const preset of presets) {
       const row = await page.$(`#bench tr[data-preset="${preset}"]`);
       if (row) {
-        console.log(`  ${preset}: ${(await row.textContent()).replace(/\s+/g, ' ').trim()}`);
+        const cells = await row.$$eval('td, th', (tds) => tds.map((td) => td.textContent.trim()));
+        console.log(`  ${cells.join(' | ')}`);
       }
     }
   });
