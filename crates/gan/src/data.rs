@@ -105,7 +105,10 @@ pub enum DataError {
     },
     #[error("{path}: no .png, .jpg or .jpeg files in this folder")]
     EmptyFolder { path: String },
-    #[error("none of the {given} files given is a .png, .jpg or .jpeg image")]
+    #[error(
+        "{}: give .png, .jpg or .jpeg images, or an MNIST IDX file",
+        if *given == 1 { "the file given is not an image".to_string() } else { format!("none of the {given} files given is an image") }
+    )]
     NoImages { given: usize },
 
     // ---- Batches ----
@@ -218,7 +221,10 @@ impl Dataset {
         let images = chosen.iter().map(|(name, bytes)| decode_image(name, bytes));
         let images = images.collect::<Result<Vec<_>, _>>()?;
         Ok(Self::from_gray(
-            format!("{} image files", images.len()),
+            match images.len() {
+                1 => "1 image file".to_string(),
+                n => format!("{n} image files"),
+            },
             images,
         ))
     }

@@ -228,7 +228,7 @@ fn folder_without_images_names_folder() {
 
     let files = vec![("notes.txt".to_string(), b"no pictures here".to_vec())];
     let text = message(Dataset::from_image_bytes(&files));
-    assert!(text.contains("1 files given"), "{text}");
+    assert!(text.contains("the file given is not an image"), "{text}");
 }
 
 #[test]
