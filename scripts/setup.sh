@@ -48,9 +48,10 @@ tool_version() {
     fi
 }
 
-# The installed version of a Debian package, or nothing.
+# The installed version of a Debian package, or nothing. dpkg-query fails
+# for a package it has never seen, which pipefail would turn into an exit.
 deb_version() {
-    dpkg-query -W -f='${Status} ${Version}\n' "$1" 2>/dev/null \
+    { dpkg-query -W -f='${Status} ${Version}\n' "$1" 2>/dev/null || true; } \
         | awk '$1 == "install" && $3 == "installed" { print $4 }'
 }
 
