@@ -5,13 +5,20 @@
 //!
 //! Run: `cargo bench -p webgan-tensor --bench kernels [-- --samples N
 //! --preset tiny|standard|large --batch N --only TEXT]`; `--only` keeps the
-//! rows whose "layer pass" contains TEXT (e.g. `--only D.2`, `--only weight`).
+//! convolution rows whose "layer pass" contains TEXT (e.g. `--only D.2`,
+//! `--only weight`); the matmul rows always run.
 //!
 //! Each sample is one submission holding one dispatch, timed on the host
 //! from submit until the device is idle, so it includes the submission
 //! overhead (small next to these kernels on a software adapter). FLOPs count
 //! two per multiply-add of the forward pass, padding taps included; each
 //! backward pass does the same amount of work.
+//!
+//! After the convolutions it times a matrix product (`ops::matmul`, each
+//! invocation an 8 x 8 block fed by contiguous vec4 loads) at a few sizes,
+//! and the last column gives each pass's GFLOP/s as a fraction of the best
+//! of them: the convolutions against the best plain matmul we have for the
+//! same adapter, measured in the same run.
 //!
 //! On Linux a second column gives the CPU time all the process's threads
 //! spent per sample (from `/proc/self/task/*/schedstat`). A software adapter
@@ -95,6 +102,15 @@ fn geometry(layer: &Layer) -> Result<ConvGeometry> {
         }
         .geometry(&layer.input, &layer.weight)
     }
+}
+
+/// One measured row of the table.
+struct Row {
+    layer: String,
+    pass: String,
+    flops: f64,
+    ms: f64,
+    cpu_ms: Option<f64>,
 }
 
 /// Records one pass (0 forward, 1 input gradient, 2 weight gradient).
@@ -206,11 +222,12 @@ fn main() -> Result<()> {
     println!("adapter: {}", ctx.adapter());
     println!("median of {samples} samples after 2 warm-up runs; one dispatch per submission\n");
     println!(
-        "{:<11} {:<16} {:>10} {:>10} {:>10} {:>10}",
-        "layer", "pass", "MFLOP", "ms", "cpu ms", "GFLOP/s"
+        "{:<11} {:<16} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "layer", "pass", "MFLOP", "ms", "cpu ms", "GFLOP/s", "/ matmul"
     );
 
     let (mut total_ms, mut total_cpu_ms) = (0.0, Some(0.0));
+    let mut rows = Vec::new();
     for layer in layers(batch, nz, nf, nf) {
         let g = geometry(&layer)?;
         let x = Tensor::from_slice(
@@ -243,20 +260,68 @@ fn main() -> Result<()> {
             })?;
             total_ms += ms;
             total_cpu_ms = total_cpu_ms.zip(cpu_ms).map(|(a, b)| a + b);
-            let flops = g.flops();
-            println!(
-                "{:<11} {:<16} {:>10.1} {:>10.2} {:>10} {:>10.2}",
-                layer.name,
-                pass_name,
-                flops / 1e6,
+            rows.push(Row {
+                layer: layer.name.to_string(),
+                pass: pass_name.to_string(),
+                flops: g.flops(),
                 ms,
-                cpu_ms.map_or("-".into(), |c| format!("{c:.2}")),
-                flops / ms / 1e6
-            );
+                cpu_ms,
+            });
         }
     }
+    // The yardstick: the same adapter's plain matrix product.
+    let mut best_matmul: f64 = 0.0;
+    for (m, n, k) in [(256, 256, 256), (512, 512, 512), (1024, 128, 512)] {
+        let name = format!("{m}x{n}x{k}");
+        let a = Tensor::from_slice(&ctx, &[k, m], &vec![0.5; k * m], "a")?;
+        let b = Tensor::from_slice(&ctx, &[k, n], &vec![0.25; k * n], "b")?;
+        let c = Tensor::zeros(&ctx, &[m, n], "c")?;
+        let (ms, cpu_ms) = median_ms(&ctx, samples, || {
+            let mut enc = Encoder::new(&ctx);
+            ops::matmul(&mut enc, &a, &b, &c)?;
+            enc.submit();
+            Ok(())
+        })?;
+        let flops = 2.0 * (m * n * k) as f64;
+        best_matmul = best_matmul.max(flops / ms / 1e6);
+        rows.push(Row {
+            layer: "matmul".into(),
+            pass: name,
+            flops,
+            ms,
+            cpu_ms,
+        });
+    }
+    for row in &rows {
+        let gflops = row.flops / row.ms / 1e6;
+        let ratio = if best_matmul > 0.0 {
+            format!("{:.2}", gflops / best_matmul)
+        } else {
+            "-".into()
+        };
+        println!(
+            "{:<11} {:<16} {:>10.1} {:>10.2} {:>10} {:>10.2} {:>10}",
+            row.layer,
+            row.pass,
+            row.flops / 1e6,
+            row.ms,
+            row.cpu_ms.map_or("-".into(), |c| format!("{c:.2}")),
+            gflops,
+            ratio
+        );
+    }
     let cpu = total_cpu_ms.map_or(String::new(), |c| format!(", {c:.1} ms of CPU"));
-    println!("\nsum of medians: {total_ms:.1} ms{cpu}");
+    println!("\nsum of convolution medians: {total_ms:.1} ms{cpu}");
+    if best_matmul > 0.0 {
+        let slowest = rows
+            .iter()
+            .filter(|r| r.layer != "matmul")
+            .map(|r| r.flops / r.ms / 1e6 / best_matmul)
+            .fold(f64::INFINITY, f64::min);
+        println!(
+            "best matmul: {best_matmul:.2} GFLOP/s; slowest convolution pass at {slowest:.2} of it"
+        );
+    }
     if let Some(error) = ctx.take_gpu_error() {
         eprintln!("GPU error during the benchmark: {error}");
         std::process::exit(1);

@@ -294,6 +294,19 @@ pub fn rbf_kernel(a: &[f64], n: usize, b: &[f64], m: usize, sigmas: &[f64]) -> V
     out
 }
 
+/// `c = aᵀ b` for a `[k, m]` and b `[k, n]`, as `[m, n]`.
+pub fn matmul_transposed_left(a: &[f64], b: &[f64], k: usize, m: usize, n: usize) -> Vec<f64> {
+    let mut c = vec![0.0; m * n];
+    for l in 0..k {
+        for i in 0..m {
+            for j in 0..n {
+                c[i * n + j] += a[l * m + i] * b[l * n + j];
+            }
+        }
+    }
+    c
+}
+
 /// One Adam step, as PyTorch's `torch.optim.Adam` (no weight decay).
 pub fn adam_step(step: &AdamStep, param: &mut [f64], grad: &[f64], m: &mut [f64], v: &mut [f64]) {
     let (b1, b2) = (step.beta1 as f64, step.beta2 as f64);

@@ -48,6 +48,7 @@ shader_files! {
     ELEMENTWISE = "elementwise.wgsl";
     GUARD = "guard.wgsl";
     LOSS = "loss.wgsl";
+    MATMUL = "matmul.wgsl";
     MMD = "mmd.wgsl";
     RANDOM = "random.wgsl";
     REDUCE = "reduce.wgsl";
@@ -94,6 +95,7 @@ kernels! {
     BCE_WITH_LOGITS_BACKWARD = LOSS, "loss.wgsl", "bce_with_logits_backward", [1, 2, 4];
     MSE_FORWARD = LOSS, "loss.wgsl", "mse_forward", [1, 2, 3];
     MSE_BACKWARD = LOSS, "loss.wgsl", "mse_backward", [1, 2, 4];
+    MATMUL_FORWARD = MATMUL, "matmul.wgsl", "matmul_forward", [1, 2, 3];
     RBF_KERNEL = MMD, "mmd.wgsl", "rbf_kernel", [1, 2, 3];
     REDUCE_SUM = REDUCE, "reduce.wgsl", "reduce_sum", [1, 2];
     FILL = ELEMENTWISE, "elementwise.wgsl", "fill", [3];
@@ -199,6 +201,11 @@ mod tests {
                 size_of::<params::ReduceParams>(),
             ),
             ("loss.wgsl", "LossParams", size_of::<params::LossParams>()),
+            (
+                "matmul.wgsl",
+                "MatmulParams",
+                size_of::<params::MatmulParams>(),
+            ),
             ("mmd.wgsl", "RbfParams", size_of::<params::RbfParams>()),
             (
                 "random.wgsl",

@@ -130,6 +130,17 @@ fn launchers_refuse_bad_tensors_before_recording() {
     refused(ctx, |enc| {
         ops::adam_step(enc, &step, &a, &g, (&m, &v), &halt)
     });
+
+    let (left, right) = (zeros(ctx, &[5, 12], "left"), zeros(ctx, &[5, 8], "right"));
+    let product = zeros(ctx, &[12, 8], "product");
+    let error = refused(ctx, |enc| ops::matmul(enc, &left, &right, &product));
+    assert!(error.to_string().contains("multiples of 8"), "{error}");
+    let (left, wrong) = (zeros(ctx, &[5, 16], "left"), zeros(ctx, &[4, 8], "right"));
+    let error = refused(ctx, |enc| ops::matmul(enc, &left, &wrong, &product));
+    assert!(
+        error.to_string().contains("[5, 8]") && error.to_string().contains("[4, 8]"),
+        "{error}"
+    );
 }
 
 #[test]

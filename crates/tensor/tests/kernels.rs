@@ -519,3 +519,28 @@ fn rbf_kernel_matches_the_cpu_reference() {
     let want = cpu::rbf_kernel(&a_data, n, &b_data, m, &[1.0, 4.0, 16.0]);
     assert_close("rbf_kernel", &read(ctx, &out), &want, 1e-4, 1e-6);
 }
+
+#[test]
+fn matmul_matches_the_cpu_reference() {
+    let Some(ctx) = gpu() else { return };
+    // Odd k, m != n, several blocks in each direction, and one block.
+    for (seed, (k, m, n)) in [(5, 16, 24), (33, 40, 8), (1, 8, 8), (64, 64, 72)]
+        .into_iter()
+        .enumerate()
+    {
+        let a_data = random(920 + seed as u64, k * m, 1.0);
+        let b_data = random(940 + seed as u64, k * n, 1.0);
+        let a = upload(ctx, &[k, m], &a_data, "a");
+        let b = upload(ctx, &[k, n], &b_data, "b");
+        let c = zeros(ctx, &[m, n], "c");
+        run(ctx, |enc| ops::matmul(enc, &a, &b, &c));
+        let want = cpu::matmul_transposed_left(&a_data, &b_data, k, m, n);
+        assert_close(
+            &format!("matmul {k}x{m}x{n}"),
+            &read(ctx, &c),
+            &want,
+            1e-4,
+            1e-5,
+        );
+    }
+}

@@ -16,6 +16,7 @@ mod conv;
 mod elementwise;
 mod guard;
 mod loss;
+mod matmul;
 mod mmd;
 mod random;
 
@@ -30,6 +31,7 @@ pub use conv::{
 pub use elementwise::{add, axpy, fill, reduce_sum, scale, ReduceMap};
 pub use guard::{guard_finite, Halt};
 pub use loss::{loss_backward, loss_forward, Loss};
+pub use matmul::matmul;
 pub use mmd::rbf_kernel;
 pub use random::{random_normal, random_uniform, Philox};
 
@@ -43,6 +45,7 @@ pub mod params {
     pub use super::elementwise::{ElementwiseParams, ReduceParams};
     pub use super::guard::GuardParams;
     pub use super::loss::LossParams;
+    pub use super::matmul::MatmulParams;
     pub use super::mmd::RbfParams;
     pub use super::random::RandomParams;
 }
