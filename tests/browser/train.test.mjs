@@ -298,7 +298,7 @@ async function benchmarks(url) {
   await withPage([...quietFlags, ...webGpuFlags], null, async (page, consoleLog) => {
     await page.goto(`${url}?bench=3&preset=tiny`, { timeout });
     await page.waitForSelector('#run[data-state="bench-done"]', { timeout: trainTimeout });
-    const ms = Number(await page.textContent('#bench tr[data-preset="tiny"] .ms'));
+    const ms = Number(await page.textContent('#bench tr[data-model="tiny"] .ms'));
     check(ms > 0, `median ${ms} ms`, consoleLog);
     console.log(`  tiny: ${ms} ms per iteration`);
   });

@@ -314,6 +314,52 @@ pub fn has_key(query: &str, key: &str) -> bool {
     query_pairs(query).iter().any(|(k, _)| k == key)
 }
 
+/// The noise length of the TensorFlow.js peer benchmark
+/// (`../shared/bench/tfjs`), whose configurations `?bench&configs=` takes.
+pub const BENCH_NZ: usize = 64;
+
+/// One model to time in `?bench`: its name in the table and its sizes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BenchModel {
+    /// A preset's name, or `ngf=ndf=G,batch=B` as the peer prints it.
+    pub name: String,
+    /// The sizes timed.
+    pub config: ModelConfig,
+}
+
+/// Reads `?bench&configs=16:32,32:64`: each `G:B` is nz 64, ngf = ndf = G
+/// and batch B, the configurations the TensorFlow.js peer times.
+///
+/// # Errors
+///
+/// A message naming the entry that is not `G:B` or whose sizes are out of
+/// range.
+pub fn bench_configs(value: &str) -> Result<Vec<BenchModel>, String> {
+    value
+        .split(',')
+        .filter(|part| !part.trim().is_empty())
+        .map(|part| {
+            let bad = || format!("configs: '{part}' is not WIDTH:BATCH (e.g. 16:32)");
+            let (width, batch) = part.trim().split_once(':').ok_or_else(bad)?;
+            let width: usize = width.parse().map_err(|_| bad())?;
+            let batch: usize = batch.parse().map_err(|_| bad())?;
+            let config = ModelConfig {
+                nz: BENCH_NZ,
+                ngf: width,
+                ndf: width,
+                batch,
+            };
+            config
+                .validate()
+                .map_err(|e| format!("configs: '{part}': {}", strip_prefix(&e.to_string())))?;
+            Ok(BenchModel {
+                name: format!("ngf=ndf={width},batch={batch}"),
+                config,
+            })
+        })
+        .collect()
+}
+
 fn lookup<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
     pairs
         .iter()
@@ -668,5 +714,25 @@ mod tests {
         assert_eq!(pairs[1], ("b".into(), "x+y z".into()));
         assert!(has_key("?preset=tiny&bench", "bench"));
         assert!(!has_key("?preset=tiny", "bench"));
+    }
+
+    #[test]
+    fn bench_configs_are_the_peers_sizes() {
+        let models = bench_configs("16:32, 32:64").unwrap();
+        assert_eq!(models.len(), 2);
+        assert_eq!(models[0].name, "ngf=ndf=16,batch=32");
+        assert_eq!(
+            models[1].config,
+            ModelConfig {
+                nz: 64,
+                ngf: 32,
+                ndf: 32,
+                batch: 64
+            }
+        );
+        let error = bench_configs("16:32,wide").unwrap_err();
+        assert!(error.contains("'wide' is not WIDTH:BATCH"), "{error}");
+        let error = bench_configs("16:1").unwrap_err();
+        assert!(error.contains("batch must be between 2"), "{error}");
     }
 }

@@ -9,14 +9,15 @@ use webgan_tensor::GpuContext;
 
 use crate::report::{AdapterReport, Probe};
 use crate::run::{Session, MNIST_URL};
-use crate::settings::{self, Settings};
+use crate::settings::{self, BenchModel, Settings};
 use crate::ui::{browser_adapter_info, BenchRow, Phase, Ui};
 use crate::web;
 
 /// Timed iterations per preset in `?bench`, unless `?bench=N` says.
 const BENCH_ITERATIONS: usize = 10;
-/// Untimed iterations first (pipelines are built on first use).
-const BENCH_WARM_UP: usize = 2;
+/// Untimed iterations first (pipelines are built on first use); as many as
+/// the TensorFlow.js peer runs before it times.
+pub const BENCH_WARM_UP: usize = 3;
 
 /// Everything from the device to the first frame.
 pub async fn start(ui: Ui) {
@@ -137,7 +138,8 @@ async fn load_mnist(ui: Ui) -> Option<Dataset> {
 }
 
 /// `?bench`: a fixed number of iterations per preset (or only the URL's
-/// preset), each waited for, and the median milliseconds per iteration.
+/// preset, or the `configs` of the TensorFlow.js peer), each waited for,
+/// and the median milliseconds per iteration.
 async fn bench(ui: Ui, ctx: &GpuContext, data: Dataset, query: &str) {
     ui.phase.set(Phase::Bench);
     let pairs = settings::query_pairs(query);
@@ -146,17 +148,28 @@ async fn bench(ui: Ui, ctx: &GpuContext, data: Dataset, query: &str) {
         .and_then(|v| v.parse().ok())
         .filter(|n| (1..=1000).contains(n))
         .unwrap_or(BENCH_ITERATIONS);
-    let presets: Vec<Preset> = match value("preset").and_then(|p| p.parse().ok()) {
-        Some(preset) => vec![preset],
-        None => Preset::ALL.to_vec(),
+    let models = match (
+        value("configs"),
+        value("preset").and_then(|p| p.parse().ok()),
+    ) {
+        (Some(configs), _) => match settings::bench_configs(&configs) {
+            Ok(models) => models,
+            Err(message) => {
+                ui.error(message);
+                ui.phase.set(Phase::BenchDone);
+                return;
+            }
+        },
+        (None, Some(preset)) => vec![preset_model(preset)],
+        (None, None) => Preset::ALL.into_iter().map(preset_model).collect(),
     };
     ui.bench_iterations.set(iterations);
 
-    for preset in presets {
-        match bench_preset(ctx, preset, &data, iterations).await {
+    for model in models {
+        match bench_model(ctx, &model, &data, iterations).await {
             Ok(row) => ui.bench.update(|rows| rows.push(row)),
             Err(error) => {
-                ui.error(format!("{preset}: {error}"));
+                ui.error(format!("{}: {error}", model.name));
                 break;
             }
         }
@@ -164,13 +177,20 @@ async fn bench(ui: Ui, ctx: &GpuContext, data: Dataset, query: &str) {
     ui.phase.set(Phase::BenchDone);
 }
 
-async fn bench_preset(
+fn preset_model(preset: Preset) -> BenchModel {
+    BenchModel {
+        name: preset.name().to_string(),
+        config: preset.config(),
+    }
+}
+
+async fn bench_model(
     ctx: &GpuContext,
-    preset: Preset,
+    model: &BenchModel,
     data: &Dataset,
     iterations: usize,
 ) -> Result<BenchRow, webgan::GanError> {
-    let config = preset.config();
+    let config = model.config;
     let mut trainer = Trainer::new(ctx, config, Hyper::default(), 1, data.clone())?;
     trainer.quality_every = 0;
     let mut times = Vec::with_capacity(iterations);
@@ -191,7 +211,7 @@ async fn bench_preset(
     let median_ms = times[times.len() / 2];
     let gflop = trainer.iteration_flops() / 1e9;
     Ok(BenchRow {
-        preset: preset.name(),
+        name: model.name.clone(),
         batch: config.batch,
         median_ms,
         gflops: gflop / median_ms * 1e3,

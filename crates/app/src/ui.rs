@@ -145,11 +145,11 @@ impl Phase {
     }
 }
 
-/// One preset's line of the `?bench` table.
+/// One model's line of the `?bench` table.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BenchRow {
-    /// The preset's name.
-    pub preset: &'static str,
+    /// The preset's name, or the peer's `ngf=ndf=G,batch=B`.
+    pub name: String,
     /// Images per batch.
     pub batch: usize,
     /// Median time per iteration.
@@ -893,9 +893,10 @@ fn BenchView(ui: Ui) -> impl IntoView {
             .get()
             .into_iter()
             .map(|row| {
+                let model = row.name.clone();
                 view! {
-                    <tr data-preset=row.preset>
-                        <td>{row.preset}</td>
+                    <tr data-model=model>
+                        <td>{row.name}</td>
                         <td>{row.batch}</td>
                         <td class="ms">{format!("{:.1}", row.median_ms)}</td>
                         <td>{format!("{:.2}", row.gflops)}</td>
@@ -909,13 +910,14 @@ fn BenchView(ui: Ui) -> impl IntoView {
         <p>
             {move || format!(
                 "Median milliseconds per training iteration in this browser, over {} iterations \
-                 after 2 untimed ones, each waited for.",
-                ui.bench_iterations.get()
+                 after {} untimed ones, each waited for.",
+                ui.bench_iterations.get(),
+                crate::start::BENCH_WARM_UP
             )}
             {move || (ui.phase.get() == Phase::Bench).then_some(" Running…")}
         </p>
         <table id="bench">
-            <thead><tr><th>"preset"</th><th>"batch"</th><th>"ms / iteration"</th><th>"GFLOP/s"</th></tr></thead>
+            <thead><tr><th>"model"</th><th>"batch"</th><th>"ms / iteration"</th><th>"GFLOP/s"</th></tr></thead>
             <tbody>{rows}</tbody>
         </table>
     }
