@@ -27,7 +27,7 @@ use leptos::prelude::*;
 use webgan::checkpoint::Checkpoint;
 use webgan::data::Dataset;
 use webgan::{GanError, Hyper, Preset, StepMetrics, Trainer};
-use webgan_tensor::{Encoder, GpuContext, Tensor};
+use webgan_tensor::{Encoder, GpuBuffer, GpuContext, Tensor};
 
 use crate::chart::{self, Series};
 use crate::pace::Pacer;
@@ -108,7 +108,7 @@ fn work_done(ctx: &GpuContext) -> oneshot::Receiver<()> {
 
 /// The sample grid's readback: record, copy, map, draw when it arrives.
 struct SampleReader {
-    staging: wgpu::Buffer,
+    staging: GpuBuffer,
     pending: Option<(u64, oneshot::Receiver<Result<(), wgpu::BufferAsyncError>>)>,
     /// The last grid drawn: its step and values, for the PNG download.
     last: Option<(u64, Vec<f32>)>,
@@ -116,7 +116,7 @@ struct SampleReader {
 
 impl SampleReader {
     fn new(ctx: &GpuContext) -> Self {
-        let staging = ctx.device().create_buffer(&wgpu::BufferDescriptor {
+        let staging = ctx.create_buffer(&wgpu::BufferDescriptor {
             label: Some("app.samples.readback"),
             size: (SAMPLES * PIXELS * 4) as u64,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,

@@ -11,7 +11,7 @@
 
 use std::collections::VecDeque;
 
-use webgan_tensor::{Encoder, GpuContext, Tensor};
+use webgan_tensor::{Encoder, GpuBuffer, GpuContext, Tensor};
 
 use crate::error::{GanError, Result};
 
@@ -75,7 +75,7 @@ impl StepMetrics {
 struct Pending {
     first_step: u64,
     quality_steps: Vec<bool>,
-    buffer: wgpu::Buffer,
+    buffer: GpuBuffer,
     done: futures_channel::oneshot::Receiver<Result<(), wgpu::BufferAsyncError>>,
     /// The mapping's outcome once known.
     result: Option<Result<(), wgpu::BufferAsyncError>>,
@@ -91,7 +91,7 @@ pub struct MetricsRing {
     /// Copies recorded in the current encoder, mapped after its submit.
     staged: Vec<Pending>,
     pending: VecDeque<Pending>,
-    pool: Vec<wgpu::Buffer>,
+    pool: Vec<GpuBuffer>,
     /// Steps per copy-out.
     pub read_every: usize,
 }
@@ -154,7 +154,7 @@ impl MetricsRing {
         let size = (steps.len() * ROW * 4) as u64;
         let buffer = match self.pool.iter().position(|b| b.size() >= size) {
             Some(i) => self.pool.swap_remove(i),
-            None => ctx.device().create_buffer(&wgpu::BufferDescriptor {
+            None => ctx.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("metrics.readback"),
                 size: (self.read_every * ROW * 4) as u64,
                 usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,

@@ -281,3 +281,32 @@ fn a_checkpoint_with_a_nan_weight_is_refused() {
     );
     assert!(error.contains("non-finite"), "{error}");
 }
+
+#[test]
+fn training_makes_no_buffer_per_step() {
+    // A context of its own: the shared one counts other tests' buffers.
+    let Some(_) = common::gpu() else { return };
+    let ctx = pollster::block_on(GpuContext::new()).expect("a second context");
+    let mut t = trainer(&ctx, 5);
+    // Warm up: the metrics ring's readback buffers and the quality figure's
+    // scratch are made on first use.
+    train(&mut t, 8);
+    let before = ctx.buffer_stats();
+    assert!(before.live > 20 && before.live_bytes > 0, "{before}");
+
+    let metrics = train(&mut t, 40);
+    assert_eq!(metrics.len(), 40);
+    let after = ctx.buffer_stats();
+    assert_eq!(
+        (after.live, after.live_bytes, after.created),
+        (before.live, before.live_bytes, before.created),
+        "40 steps: before {before}, after {after}"
+    );
+
+    drop(t);
+    let gone = ctx.buffer_stats();
+    assert!(
+        gone.live < before.live / 2,
+        "a dropped trainer frees its buffers: {gone}"
+    );
+}

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Result, TensorError};
+use crate::memory::{BufferStats, GpuBuffer, Ledger};
 use crate::shaders::{self, KernelId};
 use crate::tensor::Tensor;
 
@@ -51,7 +52,9 @@ pub struct GpuContext {
     kernels: Arc<Mutex<HashMap<&'static str, Arc<Kernel>>>>,
     modules: Arc<Mutex<HashMap<&'static str, wgpu::ShaderModule>>>,
     /// The uniform buffer that holds every dispatch's parameters; grows.
-    pub(crate) params: Arc<Mutex<Option<wgpu::Buffer>>>,
+    pub(crate) params: Arc<Mutex<Option<GpuBuffer>>>,
+    /// Buffers alive and made (see [`GpuContext::buffer_stats`]).
+    ledger: Arc<Ledger>,
     /// The first GPU error wgpu reported outside an error scope, if any.
     gpu_error: Arc<Mutex<Option<String>>>,
     /// Why the device was lost, once it is.
@@ -137,6 +140,7 @@ impl GpuContext {
             kernels: Default::default(),
             modules: Default::default(),
             params: Default::default(),
+            ledger: Default::default(),
             gpu_error,
             lost,
         })
@@ -160,6 +164,18 @@ impl GpuContext {
     /// The wgpu queue.
     pub fn queue(&self) -> &wgpu::Queue {
         &self.queue
+    }
+
+    /// Makes a buffer that is counted in [`GpuContext::buffer_stats`] while
+    /// any handle to it lives. Every buffer of webgan's is made here.
+    pub fn create_buffer(&self, descriptor: &wgpu::BufferDescriptor<'_>) -> GpuBuffer {
+        GpuBuffer::new(self.device.create_buffer(descriptor), self.ledger.clone())
+    }
+
+    /// How many buffers made through [`GpuContext::create_buffer`] are alive,
+    /// their bytes, and how many were made in all.
+    pub fn buffer_stats(&self) -> BufferStats {
+        self.ledger.stats()
     }
 
     /// Takes the first GPU error reported since the last call, if any.
@@ -244,7 +260,7 @@ impl GpuContext {
         size: u64,
         label: &str,
     ) -> Result<Vec<u8>> {
-        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+        let staging = self.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback.staging"),
             size,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,

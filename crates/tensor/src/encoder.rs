@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::context::{GpuContext, Kernel};
 use crate::error::{Result, TensorError};
+use crate::memory::GpuBuffer;
 use crate::shaders::KernelId;
 use crate::tensor::Tensor;
 use crate::WORKGROUP_SIZE;
@@ -237,7 +238,7 @@ impl<'c> Encoder<'c> {
                 .take_while(|c| matches!(c, Command::Dispatch { .. }))
                 .count();
             if run > 0 {
-                encode_pass(ctx, &mut encoder, &rest[..run], params.as_ref());
+                encode_pass(ctx, &mut encoder, &rest[..run], params.as_deref());
                 rest = &rest[run..];
             } else {
                 if let Command::Copy {
@@ -352,7 +353,7 @@ pub(crate) fn fold_groups(op: &'static str, groups: u64, max_per_dim: u32) -> Re
 
 impl GpuContext {
     /// The shared parameter buffer holding `bytes`, grown when too small.
-    fn params_buffer(&self, slot: &mut Option<wgpu::Buffer>, bytes: &[u8]) -> Option<wgpu::Buffer> {
+    fn params_buffer(&self, slot: &mut Option<GpuBuffer>, bytes: &[u8]) -> Option<GpuBuffer> {
         if bytes.is_empty() {
             return None;
         }
@@ -360,7 +361,7 @@ impl GpuContext {
         if slot.as_ref().is_none_or(|b| b.size() < needed) {
             let size = needed.next_power_of_two().max(4096);
             log::debug!("webgan: parameter buffer grown to {size} bytes");
-            *slot = Some(self.device.create_buffer(&wgpu::BufferDescriptor {
+            *slot = Some(self.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("webgan.params"),
                 size,
                 usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,

@@ -36,6 +36,10 @@
 //! - **Weight gradients can accumulate** (`accumulate` in the parameter
 //!   structs), as PyTorch's `.grad` does, so the discriminator's real and fake
 //!   passes add into one gradient without an extra kernel.
+//! - **Buffers are counted.** Every buffer comes from
+//!   [`GpuContext::create_buffer`] and is counted while alive
+//!   ([`GpuContext::buffer_stats`]), so a long run can show it allocates
+//!   nothing per step, natively and in a browser.
 //! - **One readback path** ([`GpuContext::read_f32`]) that is `async` and
 //!   behaves the same natively and in the browser.
 //! - Every kernel has a plain Rust reference in [`cpu`], which the tests
@@ -45,6 +49,7 @@ mod context;
 pub mod cpu;
 mod encoder;
 mod error;
+mod memory;
 pub mod ops;
 pub mod shaders;
 mod tensor;
@@ -52,6 +57,7 @@ mod tensor;
 pub use context::{AdapterSummary, GpuContext};
 pub use encoder::Encoder;
 pub use error::{Result, TensorError};
+pub use memory::{BufferStats, GpuBuffer};
 pub use tensor::{Shape, Tensor};
 
 /// Invocations per workgroup for every kernel; the WGSL constant `WG`.

@@ -2,6 +2,7 @@
 
 use crate::context::GpuContext;
 use crate::error::{Result, TensorError};
+use crate::memory::GpuBuffer;
 
 /// Dimensions of a tensor, outermost first.
 pub type Shape = Vec<usize>;
@@ -12,7 +13,7 @@ pub type Shape = Vec<usize>;
 /// tensor clones the handle, not the data.
 #[derive(Clone, Debug)]
 pub struct Tensor {
-    buffer: wgpu::Buffer,
+    buffer: GpuBuffer,
     shape: Shape,
     label: String,
 }
@@ -26,7 +27,7 @@ impl Tensor {
     /// when the buffer would exceed the device's storage binding size.
     pub fn zeros(ctx: &GpuContext, shape: &[usize], label: &str) -> Result<Self> {
         let size = checked_byte_size(ctx, shape, label)?;
-        let buffer = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+        let buffer = ctx.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
             size,
             usage: usage(),
