@@ -225,13 +225,23 @@ fn a_run_is_never_overwritten_silently_and_ctrl_c_saves_it() {
         "0",
     ];
     long.extend(small);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_webgan"))
+    let child = Command::new(env!("CARGO_BIN_EXE_webgan"))
         .args(&long)
         .env("XDG_RUNTIME_DIR", std::env::temp_dir())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_secs(4));
+    // Interrupt once a few steps are on disk: a fixed sleep raced the
+    // adapter and pipeline start-up on a busy machine.
+    let started = std::time::Instant::now();
+    while std::fs::read_to_string(out.join("metrics.csv")).map_or(0, |csv| csv.lines().count()) < 3
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(300),
+            "no steps written in 300 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
     let pid = child.id().to_string();
     assert!(Command::new("kill")
         .args(["-INT", &pid])
