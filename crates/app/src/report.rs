@@ -3,7 +3,7 @@
 //! Nothing here touches the browser, so the page's wording and number
 //! formatting are tested natively.
 
-use webgan_tensor::AdapterSummary;
+use webgan_tensor::{AdapterSummary, BufferStats};
 
 /// Where the WebGPU probe stands; the page renders one of these.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -165,6 +165,47 @@ pub fn count(n: u64) -> String {
     out
 }
 
+/// What the page holds in memory, as the page shows it (`#memory`) and a
+/// long run's check reads it (`window.webgan_memory()`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MemoryReport {
+    /// GPU buffers webgan holds.
+    pub buffers: BufferStats,
+    /// The JS heap in use, where the browser tells (Chromium's
+    /// `performance.memory`).
+    pub js_heap_bytes: Option<f64>,
+    /// The wasm module's linear memory.
+    pub wasm_bytes: f64,
+}
+
+impl MemoryReport {
+    /// One line for the page.
+    pub fn line(&self) -> String {
+        let mib = |bytes: f64| format!("{:.1} MiB", bytes / (1u64 << 20) as f64);
+        let js = self
+            .js_heap_bytes
+            .map_or(String::new(), |b| format!(" · JS heap {}", mib(b)));
+        format!(
+            "Memory: {} GPU buffers, {}{js} · wasm {}",
+            self.buffers.live,
+            mib(self.buffers.live_bytes as f64),
+            mib(self.wasm_bytes)
+        )
+    }
+
+    /// The same as JSON, for scripts.
+    pub fn json(&self) -> String {
+        let js = self
+            .js_heap_bytes
+            .map_or("null".to_string(), |b| format!("{b}"));
+        format!(
+            "{{\"gpu_buffers\":{},\"gpu_bytes\":{},\"gpu_buffers_made\":{},\
+             \"js_heap_bytes\":{js},\"wasm_bytes\":{}}}",
+            self.buffers.live, self.buffers.live_bytes, self.buffers.created, self.wasm_bytes
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,5 +305,33 @@ mod tests {
         );
         assert_eq!(Probe::Ready(report).state(), "ready");
         assert_eq!(Probe::Failed("lost".into()).state(), "error");
+    }
+
+    #[test]
+    fn memory_reads_as_a_line_and_as_json() {
+        let report = MemoryReport {
+            buffers: BufferStats {
+                live: 150,
+                live_bytes: 3 << 20,
+                created: 160,
+            },
+            js_heap_bytes: Some(12.5 * (1 << 20) as f64),
+            wasm_bytes: (40 << 20) as f64,
+        };
+        assert_eq!(
+            report.line(),
+            "Memory: 150 GPU buffers, 3.0 MiB · JS heap 12.5 MiB · wasm 40.0 MiB"
+        );
+        assert_eq!(
+            report.json(),
+            "{\"gpu_buffers\":150,\"gpu_bytes\":3145728,\"gpu_buffers_made\":160,\
+             \"js_heap_bytes\":13107200,\"wasm_bytes\":41943040}"
+        );
+        let no_heap = MemoryReport {
+            js_heap_bytes: None,
+            ..report
+        };
+        assert!(!no_heap.line().contains("JS heap"));
+        assert!(no_heap.json().contains("\"js_heap_bytes\":null"));
     }
 }

@@ -31,6 +31,7 @@ use webgan_tensor::{Encoder, GpuBuffer, GpuContext, Tensor};
 
 use crate::chart::{self, Series};
 use crate::pace::Pacer;
+use crate::report::MemoryReport;
 use crate::settings::{self, count_of, Settings};
 use crate::ui::{Phase, Ui};
 use crate::web;
@@ -42,6 +43,8 @@ const SAMPLES: usize = 64;
 const PIXELS: usize = 28 * 28;
 /// Save the state in memory (for a lost device) this often while training.
 const SNAPSHOT_EVERY_MS: f64 = 20_000.0;
+/// Refresh the memory line this often.
+const MEMORY_EVERY_MS: f64 = 1_000.0;
 /// Frames of work queued on the GPU, at most.
 const FRAMES_AHEAD: usize = 2;
 /// After this long without the first samples of a run, the page says the
@@ -220,6 +223,8 @@ pub struct Session {
     extra_steps: (u64, u64),
     /// Since when the first samples of this run are awaited, if they are.
     first_samples_since: Option<f64>,
+    /// When the memory line was last refreshed.
+    memory_ms: f64,
     ui: Ui,
 }
 
@@ -259,6 +264,7 @@ impl Session {
             charts_stale: true,
             extra_steps: (0, 0),
             first_samples_since: Some(web::now_ms()),
+            memory_ms: f64::NEG_INFINITY,
             ui,
         };
         ui.busy.set(Some(FIRST_SAMPLES.into()));
@@ -404,6 +410,14 @@ impl Session {
         ui.steps_per_second
             .set(chart::steps_per_second(&rate).filter(|_| self.running));
         ui.in_use.set(Some(self.trainer.hyper));
+        if web::now_ms() - self.memory_ms > MEMORY_EVERY_MS {
+            self.memory_ms = web::now_ms();
+            ui.memory.set(Some(MemoryReport {
+                buffers: self.ctx.buffer_stats(),
+                js_heap_bytes: web::js_heap_bytes(),
+                wasm_bytes: web::wasm_bytes(),
+            }));
+        }
         if ui.extra_steps.get_untracked() != self.extra_steps {
             ui.extra_steps.set(self.extra_steps);
         }

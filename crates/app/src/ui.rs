@@ -12,7 +12,7 @@ use webgan::data::Dataset;
 use webgan::{GanLoss, Hyper, Preset, StepMetrics};
 
 use crate::chart;
-use crate::report::{self, AdapterReport, BrowserAdapterInfo, Probe};
+use crate::report::{self, AdapterReport, BrowserAdapterInfo, MemoryReport, Probe};
 use crate::run::{self, Command};
 use crate::settings::{
     self, count_of, lr_to_slider, size_range, slider_to_lr, Change, Files, Settings, D_STEPS_MAX,
@@ -202,6 +202,8 @@ pub struct Ui {
     pub extra_steps: RwSignal<(u64, u64)>,
     /// What the page is busy with (building a run, waiting for the GPU).
     pub busy: RwSignal<Option<String>>,
+    /// GPU buffers, JS heap and wasm memory, refreshed about once a second.
+    pub memory: RwSignal<Option<MemoryReport>>,
 }
 
 impl Ui {
@@ -222,6 +224,7 @@ impl Ui {
             bench_iterations: RwSignal::new(0),
             extra_steps: RwSignal::new((0, 0)),
             busy: RwSignal::new(None),
+            memory: RwSignal::new(None),
         }
     }
 
@@ -405,6 +408,11 @@ fn take_drops_everywhere(ui: Ui) {
 fn App() -> impl IntoView {
     let ui = Ui::new();
     web::expose("webgan_metrics", || run::metrics_json().into());
+    web::expose("webgan_memory", move || {
+        ui.memory
+            .get_untracked()
+            .map_or(JsValue::NULL, |m| m.json().into())
+    });
     web::expose("webgan_lose_device", || {
         run::send(Command::LoseDevice);
         JsValue::UNDEFINED
@@ -650,6 +658,10 @@ fn Training(ui: Ui) -> impl IntoView {
             {extra}
         </p>
         <p class="stats detail" id="last-metrics">{last}</p>
+        <p class="stats detail" id="memory"
+            title="GPU buffers webgan holds, the page's JavaScript heap and the wasm module's memory: flat while training">
+            {move || ui.memory.get().map(|m| m.line())}
+        </p>
         <div class="workspace">
             <div class="side">
                 <div class="pictures">

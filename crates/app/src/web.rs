@@ -17,6 +17,26 @@ pub fn now_ms() -> f64 {
     window().performance().map_or(0.0, |p| p.now())
 }
 
+/// The JS heap in use, where the browser reports it (Chromium's
+/// non-standard `performance.memory.usedJSHeapSize`).
+pub fn js_heap_bytes() -> Option<f64> {
+    let performance = window().performance()?;
+    let memory = Reflect::get(&performance, &"memory".into()).ok()?;
+    Reflect::get(&memory, &"usedJSHeapSize".into())
+        .ok()?
+        .as_f64()
+}
+
+/// The size of this module's wasm linear memory.
+pub fn wasm_bytes() -> f64 {
+    let memory = wasm_bindgen::memory();
+    Reflect::get(&memory, &"buffer".into())
+        .and_then(|buffer| Reflect::get(&buffer, &"byteLength".into()))
+        .ok()
+        .and_then(|length| length.as_f64())
+        .unwrap_or(0.0)
+}
+
 /// Resolves at the next animation frame.
 pub async fn next_frame() {
     let promise = Promise::new(&mut |resolve, _| {

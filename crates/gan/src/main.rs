@@ -61,14 +61,37 @@ mod native {
             /// Timed iterations per preset (after warm-up).
             #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
             iterations: u32,
-            /// Presets to time (default: all).
+            /// Presets to time (default: all, unless --config is given).
             #[arg(long, value_parser = parse_preset)]
             preset: Vec<Preset>,
+            /// Sizes to time as WIDTH:BATCH, the TensorFlow.js peer's way
+            /// (nz 64, ngf = ndf = WIDTH); repeat or separate with commas.
+            #[arg(long, value_delimiter = ',', value_parser = parse_bench_config)]
+            config: Vec<ModelConfig>,
+            /// Also print the GPU buffers alive and the process's resident
+            /// memory after warm-up and after the last iteration.
+            #[arg(long)]
+            memory: bool,
         },
     }
 
     fn parse_preset(s: &str) -> std::result::Result<Preset, String> {
         s.parse().map_err(|e: GanError| e.to_string())
+    }
+
+    /// `WIDTH:BATCH` as nz 64, ngf = ndf = WIDTH, batch BATCH.
+    fn parse_bench_config(s: &str) -> std::result::Result<ModelConfig, String> {
+        let bad = || format!("'{s}' is not WIDTH:BATCH (e.g. 16:32)");
+        let (width, batch) = s.split_once(':').ok_or_else(bad)?;
+        let width = width.trim().parse().map_err(|_| bad())?;
+        let config = ModelConfig {
+            nz: 64,
+            ngf: width,
+            ndf: width,
+            batch: batch.trim().parse().map_err(|_| bad())?,
+        };
+        config.validate().map_err(|e| e.to_string())?;
+        Ok(config)
     }
 
     fn parse_loss(s: &str) -> std::result::Result<GanLoss, String> {
@@ -150,7 +173,12 @@ mod native {
                 seed,
             } => sample(&checkpoint, &out, seed),
             Command::Parity { fixtures } => parity(&fixtures),
-            Command::Bench { iterations, preset } => bench(iterations, &preset),
+            Command::Bench {
+                iterations,
+                preset,
+                config,
+                memory,
+            } => bench(iterations, &preset, &config, memory),
         };
         match result {
             Ok(code) => code,
@@ -568,24 +596,42 @@ mod native {
         })
     }
 
-    fn bench(iterations: u32, presets: &[Preset]) -> Result<ExitCode> {
-        let presets = if presets.is_empty() {
-            Preset::ALL.to_vec()
-        } else {
-            presets.to_vec()
-        };
+    fn bench(
+        iterations: u32,
+        presets: &[Preset],
+        configs: &[ModelConfig],
+        memory: bool,
+    ) -> Result<ExitCode> {
+        let mut models: Vec<(String, ModelConfig)> = presets
+            .iter()
+            .map(|p| (p.name().to_string(), p.config()))
+            .collect();
+        models.extend(
+            configs
+                .iter()
+                .map(|c| (format!("ngf=ndf={},batch={}", c.ngf, c.batch), *c)),
+        );
+        if models.is_empty() {
+            models = Preset::ALL
+                .iter()
+                .map(|p| (p.name().to_string(), p.config()))
+                .collect();
+        }
         let ctx = context()?;
         println!("median ms per training iteration (MODEL.md), {iterations} timed after 3 warm-up");
         println!(
-            "{:<10} {:>6} {:>12} {:>10} {:>10}",
-            "preset", "batch", "GFLOP/iter", "ms", "GFLOP/s"
+            "{:<22} {:>6} {:>12} {:>10} {:>10}",
+            "model", "batch", "GFLOP/iter", "ms", "GFLOP/s"
         );
-        for preset in presets {
-            let config: ModelConfig = preset.config();
+        for (name, config) in models {
             let mut trainer = Trainer::new(&ctx, config, Hyper::default(), 1, bundled_mnist()?)?;
             trainer.quality_every = 0;
             let mut times = Vec::new();
+            let mut warm = None;
             for i in 0..iterations as usize + 3 {
+                if i == 3 && memory {
+                    warm = Some((ctx.buffer_stats(), resident_mib()));
+                }
                 let start = Instant::now();
                 trainer.train_step()?;
                 trainer.throttle(0)?;
@@ -597,14 +643,37 @@ mod native {
             let ms = times[times.len() / 2];
             let gflop = trainer.iteration_flops() / 1e9;
             println!(
-                "{:<10} {:>6} {:>12.3} {:>10.1} {:>10.2}",
-                preset.name(),
+                "{:<22} {:>6} {:>12.3} {:>10.1} {:>10.2}",
+                name,
                 config.batch,
                 gflop,
                 ms,
                 gflop / ms * 1e3
             );
+            if let Some((buffers, rss)) = warm {
+                pollster::block_on(trainer.flush())?;
+                let now = (ctx.buffer_stats(), resident_mib());
+                println!("    after warm-up:        {buffers}; {}", rss_text(rss));
+                println!(
+                    "    after {iterations} more: {}; {}",
+                    now.0,
+                    rss_text(now.1)
+                );
+            }
         }
         Ok(ExitCode::SUCCESS)
+    }
+
+    /// The process's resident memory in MiB (Linux only).
+    fn resident_mib() -> Option<f64> {
+        let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+        let pages: f64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+        Some(pages * 4096.0 / (1 << 20) as f64)
+    }
+
+    fn rss_text(rss: Option<f64>) -> String {
+        rss.map_or("resident memory unknown".into(), |m| {
+            format!("process resident {m:.1} MiB")
+        })
     }
 }
