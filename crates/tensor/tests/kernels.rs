@@ -30,6 +30,10 @@ const CONV_CASES: &[[usize; 9]] = &[
     // Few weights, many positions: 16 lanes share each weight-gradient
     // block (see `weight_slices` in ops/conv.rs); the small cases use one.
     [8, 2, 3, 16, 16, 3, 1, 1, 0],
+    // Partial blocks of 8 with more than 8 channels on both sides, stride
+    // 2, padding and output padding; and many positions with 9 channels.
+    [3, 12, 10, 9, 7, 3, 2, 1, 1],
+    [8, 9, 3, 16, 16, 3, 1, 1, 0],
 ];
 
 fn geometries() -> impl Iterator<Item = ConvGeometry> {
