@@ -37,10 +37,20 @@ pub fn wasm_bytes() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// Resolves at the next animation frame.
+/// The longest the page's loop waits for an animation frame.
+const FRAME_PATIENCE_MS: i32 = 100;
+
+/// Resolves at the next animation frame, or after `FRAME_PATIENCE_MS` when
+/// none comes first. Frames stop while a software adapter keeps the GPU
+/// process busy (SwiftShader with a model too large for it delivered none
+/// for minutes), and in a hidden tab; the loop must still see finished
+/// work and update its status then. Resolving twice is harmless.
 pub async fn next_frame() {
     let promise = Promise::new(&mut |resolve, _| {
-        let _ = window().request_animation_frame(&resolve);
+        let window = window();
+        let _ = window.request_animation_frame(&resolve);
+        let _ = window
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, FRAME_PATIENCE_MS);
     });
     let _ = JsFuture::from(promise).await;
 }
