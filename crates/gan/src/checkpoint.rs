@@ -12,6 +12,7 @@ use std::collections::HashMap;
 
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
+use webgan_tensor::Tensor;
 
 use crate::config::{GanLoss, Hyper, ModelConfig, NC};
 use crate::data::BatchPosition;
@@ -210,9 +211,18 @@ pub(crate) async fn network_entries(
         dtype: Dtype::F32,
         bytes: bytemuck::cast_slice(&values).to_vec(),
     };
-    for (key, tensor) in net.state_tensors() {
-        let values = ctx.read_f32(tensor).await?;
-        entries.push(f32_entry(format!("{prefix}{key}"), tensor.shape(), values));
+    // The network's state, then (when asked) Adam's two moments per
+    // parameter, read back together.
+    let state = net.state_tensors();
+    let mut tensors: Vec<&Tensor> = state.iter().map(|(_, t)| *t).collect();
+    if with_optimizer {
+        tensors.extend(net.params.iter().flat_map(|p| [&p.m, &p.v]));
+    }
+    let mut values = ctx.read_f32_many(&tensors).await?.into_iter();
+    let mut next = || values.next().expect("one result per tensor read");
+
+    for (key, tensor) in state {
+        entries.push(f32_entry(format!("{prefix}{key}"), tensor.shape(), next()));
         if let Some(index) = key.strip_suffix(".running_var") {
             let layer: usize = index
                 .trim_start_matches("main.")
@@ -234,10 +244,16 @@ pub(crate) async fn network_entries(
     if with_optimizer {
         for p in &net.params {
             let optimizer = format!("optimizer.{}.{}", net.name, p.key);
-            let m = ctx.read_f32(&p.m).await?;
-            entries.push(f32_entry(format!("{optimizer}.exp_avg"), p.m.shape(), m));
-            let v = ctx.read_f32(&p.v).await?;
-            entries.push(f32_entry(format!("{optimizer}.exp_avg_sq"), p.v.shape(), v));
+            entries.push(f32_entry(
+                format!("{optimizer}.exp_avg"),
+                p.m.shape(),
+                next(),
+            ));
+            entries.push(f32_entry(
+                format!("{optimizer}.exp_avg_sq"),
+                p.v.shape(),
+                next(),
+            ));
         }
     }
     Ok(entries)

@@ -248,6 +248,36 @@ impl GpuContext {
         Ok(bytemuck::cast_slice(&bytes).to_vec())
     }
 
+    /// Reads several tensors through one staging buffer, one submission and
+    /// one map, in the order given (a checkpoint's 60-odd tensors would
+    /// otherwise cost as many buffers and, in a browser, event-loop turns).
+    ///
+    /// # Errors
+    ///
+    /// [`TensorError::Readback`] when mapping fails, e.g. the device was lost.
+    pub async fn read_f32_many(&self, tensors: &[&Tensor]) -> Result<Vec<Vec<f32>>> {
+        let regions: Vec<_> = tensors
+            .iter()
+            .map(|t| (t.buffer(), 0, t.byte_size()))
+            .collect();
+        let label = tensors.first().map_or("", |t| t.label());
+        let bytes = self.read_regions(&regions, label).await?;
+        let mut offset = 0;
+        let values = tensors
+            .iter()
+            .map(|t| {
+                let end = offset + t.byte_size() as usize;
+                let values = bytes[offset..end]
+                    .chunks_exact(4)
+                    .map(|b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect();
+                offset = end;
+                values
+            })
+            .collect();
+        Ok(values)
+    }
+
     /// Reads `size` bytes of `buffer` from `offset` (both multiples of 4).
     ///
     /// # Errors
@@ -260,6 +290,17 @@ impl GpuContext {
         size: u64,
         label: &str,
     ) -> Result<Vec<u8>> {
+        self.read_regions(&[(buffer, offset, size)], label).await
+    }
+
+    /// The bytes of each `(buffer, offset, size)` region (offsets and sizes
+    /// multiples of 4), one after another, through one staging buffer.
+    async fn read_regions(
+        &self,
+        regions: &[(&wgpu::Buffer, u64, u64)],
+        label: &str,
+    ) -> Result<Vec<u8>> {
+        let size = regions.iter().map(|r| r.2).sum();
         let staging = self.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback.staging"),
             size,
@@ -267,7 +308,11 @@ impl GpuContext {
             mapped_at_creation: false,
         });
         let mut encoder = self.device.create_command_encoder(&Default::default());
-        encoder.copy_buffer_to_buffer(buffer, offset, &staging, 0, size);
+        let mut at = 0;
+        for &(buffer, offset, size) in regions {
+            encoder.copy_buffer_to_buffer(buffer, offset, &staging, at, size);
+            at += size;
+        }
         self.queue.submit([encoder.finish()]);
 
         let (sender, receiver) = futures_channel::oneshot::channel();

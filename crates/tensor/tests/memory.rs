@@ -8,7 +8,7 @@ use webgan_tensor::{Encoder, GpuContext, Tensor};
 
 #[test]
 fn the_ledger_counts_live_buffers_and_their_bytes() {
-    // This binary's only test, on a context of its own: counts are exact.
+    // A context of its own (each has its own ledger): counts are exact.
     let Some(_) = common::gpu() else { return };
     let ctx = pollster::block_on(GpuContext::new()).expect("a second context");
     let empty = ctx.buffer_stats();
@@ -45,4 +45,39 @@ fn the_ledger_counts_live_buffers_and_their_bytes() {
         (last.live, last.live_bytes),
         (used.live - 1, used.live_bytes - 60)
     );
+}
+
+#[test]
+fn many_tensors_read_back_through_one_staging_buffer() {
+    let Some(_) = common::gpu() else { return };
+    let ctx = pollster::block_on(GpuContext::new()).expect("a second context");
+    let values: [Vec<f32>; 3] = [
+        vec![1.0, -2.0, 3.5],
+        (0..17).map(|i| i as f32 * 0.25).collect(),
+        vec![f32::MAX, f32::MIN_POSITIVE, -0.0, 7.0],
+    ];
+    let tensors: Vec<Tensor> = values
+        .iter()
+        .zip(["a", "b", "c"])
+        .map(|(v, label)| Tensor::from_slice(&ctx, &[v.len()], v, label).unwrap())
+        .collect();
+    let before = ctx.buffer_stats();
+
+    let refs: Vec<&Tensor> = tensors.iter().collect();
+    let read = pollster::block_on(ctx.read_f32_many(&refs)).unwrap();
+    for (got, want) in read.iter().zip(&values) {
+        let (got, want): (Vec<u32>, Vec<u32>) = (
+            got.iter().map(|x| x.to_bits()).collect(),
+            want.iter().map(|x| x.to_bits()).collect(),
+        );
+        assert_eq!(got, want);
+    }
+    assert_eq!(read.len(), 3);
+    let after = ctx.buffer_stats();
+    assert_eq!(
+        after.created,
+        before.created + 1,
+        "one staging buffer: {after}"
+    );
+    assert_eq!(after.live, before.live, "and gone after the read: {after}");
 }
