@@ -256,6 +256,10 @@ impl GpuContext {
     ///
     /// [`TensorError::Readback`] when mapping fails, e.g. the device was lost.
     pub async fn read_f32_many(&self, tensors: &[&Tensor]) -> Result<Vec<Vec<f32>>> {
+        // Nothing to read: no zero-sized staging buffer (wgpu refuses to map one).
+        if tensors.is_empty() {
+            return Ok(Vec::new());
+        }
         let regions: Vec<_> = tensors
             .iter()
             .map(|t| (t.buffer(), 0, t.byte_size()))

@@ -80,4 +80,12 @@ fn many_tensors_read_back_through_one_staging_buffer() {
         "one staging buffer: {after}"
     );
     assert_eq!(after.live, before.live, "and gone after the read: {after}");
+
+    let none = pollster::block_on(ctx.read_f32_many(&[])).unwrap();
+    assert!(none.is_empty());
+    assert_eq!(
+        ctx.buffer_stats().created,
+        after.created,
+        "no buffer for nothing"
+    );
 }
