@@ -242,10 +242,8 @@ impl GpuContext {
     ///
     /// [`TensorError::Readback`] when mapping fails, e.g. the device was lost.
     pub async fn read_f32(&self, tensor: &Tensor) -> Result<Vec<f32>> {
-        let bytes = self
-            .read_bytes(tensor.buffer(), 0, tensor.byte_size(), tensor.label())
-            .await?;
-        Ok(bytemuck::cast_slice(&bytes).to_vec())
+        let mut values = self.read_f32_many(&[tensor]).await?;
+        Ok(values.pop().expect("one result for one tensor"))
     }
 
     /// Reads several tensors through one staging buffer, one submission and
@@ -260,12 +258,7 @@ impl GpuContext {
         if tensors.is_empty() {
             return Ok(Vec::new());
         }
-        let regions: Vec<_> = tensors
-            .iter()
-            .map(|t| (t.buffer(), 0, t.byte_size()))
-            .collect();
-        let label = tensors.first().map_or("", |t| t.label());
-        let bytes = self.read_regions(&regions, label).await?;
+        let bytes = self.read_together(tensors).await?;
         let mut offset = 0;
         let values = tensors
             .iter()
@@ -282,29 +275,11 @@ impl GpuContext {
         Ok(values)
     }
 
-    /// Reads `size` bytes of `buffer` from `offset` (both multiples of 4).
-    ///
-    /// # Errors
-    ///
-    /// [`TensorError::Readback`] when mapping fails.
-    pub async fn read_bytes(
-        &self,
-        buffer: &wgpu::Buffer,
-        offset: u64,
-        size: u64,
-        label: &str,
-    ) -> Result<Vec<u8>> {
-        self.read_regions(&[(buffer, offset, size)], label).await
-    }
-
-    /// The bytes of each `(buffer, offset, size)` region (offsets and sizes
-    /// multiples of 4), one after another, through one staging buffer.
-    async fn read_regions(
-        &self,
-        regions: &[(&wgpu::Buffer, u64, u64)],
-        label: &str,
-    ) -> Result<Vec<u8>> {
-        let size = regions.iter().map(|r| r.2).sum();
+    /// The bytes of every tensor, one after another, copied into one
+    /// staging buffer in one submission (readback errors name the first).
+    async fn read_together(&self, tensors: &[&Tensor]) -> Result<Vec<u8>> {
+        let label = tensors[0].label();
+        let size = tensors.iter().map(|t| t.byte_size()).sum();
         let staging = self.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback.staging"),
             size,
@@ -313,9 +288,9 @@ impl GpuContext {
         });
         let mut encoder = self.device.create_command_encoder(&Default::default());
         let mut at = 0;
-        for &(buffer, offset, size) in regions {
-            encoder.copy_buffer_to_buffer(buffer, offset, &staging, at, size);
-            at += size;
+        for tensor in tensors {
+            encoder.copy_buffer_to_buffer(tensor.buffer(), 0, &staging, at, tensor.byte_size());
+            at += tensor.byte_size();
         }
         self.queue.submit([encoder.finish()]);
 
