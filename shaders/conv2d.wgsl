@@ -394,11 +394,14 @@ fn dy4_row(at: u32, first: i32, i: vec4<i32>) -> vec4<f32> {
 
 // dw[co, ci, kh, kw] = sum over b, oh, ow of
 //     x[b, ci, oh * stride + kh - pad, ow * stride + kw - pad] * dy[b, co, oh, ow].
-// 8 taps (ci, kh, kw) by 8 output channels: per output position 8 x loads
-// (zero where a tap falls in the padding), 8 dy loads, 64 multiply-adds.
+// 8 taps (ci, kh, kw) by 8 output channels: per output position and image
+// 8 x loads (zero where a tap falls in the padding), 8 dy loads, 64
+// multiply-adds. Images are the inner loop: the taps' offsets and padding
+// depend only on the position, so they are worked out once per position
+// and the inner loop is as lean as the forward pass's.
 // The sum over positions is split `slices` ways: a workgroup holds WG /
-// slices blocks, each summed by `slices` lanes over interleaved rows
-// (b, oh), which then add their partial blocks in workgroup memory.
+// slices blocks, each summed by `slices` lanes over interleaved positions
+// (oh, ow), which then add their partial blocks in workgroup memory.
 @compute @workgroup_size(WG)
 fn conv2d_backward_weight(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -412,8 +415,8 @@ fn conv2d_backward_weight(
     let block = first_block + lid.x / p.slices;
     // No early return: every lane must reach the barriers below. Lanes past
     // the last block sum nothing.
-    let rows = select(0u, p.n * p.h_out, block < blocks);
-    let acc = weight_block_sum(block % tap_blocks * BLOCK, block / tap_blocks * BLOCK, rows, lid.x % p.slices);
+    let positions = select(0u, p.h_out * p.w_out, block < blocks);
+    let acc = weight_block_sum(block % tap_blocks * BLOCK, block / tap_blocks * BLOCK, positions, lid.x % p.slices);
 
     for (var tile = 0u; tile < 4u; tile++) {
         // Tile `tile` of every lane's block, then each sum of `slices` of them.
@@ -431,13 +434,14 @@ fn conv2d_backward_weight(
     }
 }
 
-/// The 8 x 8 block of dw at taps t0.., channels co0.., summed over the
-/// rows slice, slice + slices, ... below `rows` of (b, oh).
-fn weight_block_sum(t0: u32, co0: u32, rows: u32, slice: u32) -> Block {
-    // Each row's tap t (clamped to the last) as kh - pad, kw - pad and its
-    // x offset from (b, oh * stride, ow * stride) with the padding applied.
+/// The 8 x 8 block of dw at taps t0.., channels co0.., summed over all
+/// images at the positions slice, slice + slices, ... below `positions`.
+fn weight_block_sum(t0: u32, co0: u32, positions: u32, slice: u32) -> Block {
+    // Each row's tap t (clamped to the last) as its input channel's plane
+    // offset and its kh - pad, kw - pad.
     let taps = p.c_in * p.k_h * p.k_w;
     let x_plane = p.h_in * p.w_in;
+    let y_plane = p.h_out * p.w_out;
     let pad = i32(p.pad);
     let t_lo = min(vec4(t0) + vec4(0u, 1u, 2u, 3u), vec4(taps - 1u));
     let t_hi = min(vec4(t0) + vec4(4u, 5u, 6u, 7u), vec4(taps - 1u));
@@ -445,30 +449,45 @@ fn weight_block_sum(t0: u32, co0: u32, rows: u32, slice: u32) -> Block {
     let kh_hi = vec4<i32>(t_hi / p.k_w % p.k_h) - pad;
     let kw_lo = vec4<i32>(t_lo % p.k_w) - pad;
     let kw_hi = vec4<i32>(t_hi % p.k_w) - pad;
-    let off_lo = vec4<i32>(t_lo / (p.k_h * p.k_w) * x_plane) + kh_lo * i32(p.w_in) + kw_lo;
-    let off_hi = vec4<i32>(t_hi / (p.k_h * p.k_w) * x_plane) + kh_hi * i32(p.w_in) + kw_hi;
+    let plane_lo = t_lo / (p.k_h * p.k_w) * x_plane;
+    let plane_hi = t_hi / (p.k_h * p.k_w) * x_plane;
 
-    let channels = offsets8(co0, p.c_out, p.h_out * p.w_out);
+    let channels = offsets8(co0, p.c_out, y_plane);
+    let x_image = vec4(p.c_in * x_plane);
+    let dy_image = vec4(p.c_out * y_plane);
     var acc: Block;
-    for (var row = slice; row < rows; row += p.slices) {
-        let b = row / p.h_out;
-        let oh = row % p.h_out;
-        let ih = i32(oh * p.stride);
-        let x_row = i32((b * p.c_in * p.h_in + oh * p.stride) * p.w_in);
-        var dy_at = (b * p.c_out * p.h_out + oh) * p.w_out;
-        for (var ow = 0u; ow < p.w_out; ow++) {
-            let iw = i32(ow * p.stride);
-            let at = x_row + iw;
+    for (var pos = slice; pos < positions; pos += p.slices) {
+        let ih = i32(pos / p.w_out * p.stride);
+        let iw = i32(pos % p.w_out * p.stride);
+        let in_lo = inside(ih + kh_lo, iw + kw_lo);
+        let in_hi = inside(ih + kh_hi, iw + kw_hi);
+        let row_lo = (ih + kh_lo) * i32(p.w_in) + iw + kw_lo;
+        let row_hi = (ih + kh_hi) * i32(p.w_in) + iw + kw_hi;
+        var x_lo = plane_lo + vec4<u32>(select(vec4(0), row_lo, in_lo));
+        var x_hi = plane_hi + vec4<u32>(select(vec4(0), row_hi, in_hi));
+        var dy_lo = channels.lo + pos;
+        var dy_hi = channels.hi + pos;
+        for (var b = 0u; b < p.n; b++) {
             let xs = Vec8(
-                x4_at(at + off_lo, ih + kh_lo, iw + kw_lo),
-                x4_at(at + off_hi, ih + kh_hi, iw + kw_hi),
+                select(vec4(0.0), x4(x_lo), in_lo),
+                select(vec4(0.0), x4(x_hi), in_hi),
             );
-            let dys = Vec8(dy4(channels.lo + dy_at), dy4(channels.hi + dy_at));
+            let dys = Vec8(dy4(dy_lo), dy4(dy_hi));
             accumulate(&acc, xs, dys);
-            dy_at += 1u;
+            x_lo += x_image;
+            x_hi += x_image;
+            dy_lo += dy_image;
+            dy_hi += dy_image;
         }
     }
     return acc;
+}
+
+/// Whether (ih, iw) lies inside the input, for four taps.
+fn inside(ih: vec4<i32>, iw: vec4<i32>) -> vec4<bool> {
+    let h = vec4(i32(p.h_in));
+    let w = vec4(i32(p.w_in));
+    return (ih >= vec4(0)) & (ih < h) & (iw >= vec4(0)) & (iw < w);
 }
 
 // One 4 x 4 tile of partial sums per lane (16 KiB).
@@ -489,13 +508,4 @@ fn store_weight_sum(block: u32, tile: u32, e: u32, tap_blocks: u32, blocks: u32)
         let at = co * taps + t;
         dw[at] = select(0.0, dw[at], p.accumulate != 0u) + total;
     }
-}
-
-/// x at four flat offsets `at` whose rows and columns are `ih`, `iw`; zero
-/// where (ih, iw) falls outside the input (padding).
-fn x4_at(at: vec4<i32>, ih: vec4<i32>, iw: vec4<i32>) -> vec4<f32> {
-    let h = vec4(i32(p.h_in));
-    let w = vec4(i32(p.w_in));
-    let inside = (ih >= vec4(0)) & (ih < h) & (iw >= vec4(0)) & (iw < w);
-    return select(vec4(0.0), x4(vec4<u32>(select(vec4(0), at, inside))), inside);
 }

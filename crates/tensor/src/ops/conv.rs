@@ -326,8 +326,8 @@ fn record(
     let mut params = g.kernel_params(op, accumulate)?;
     let (kernel, blocks) = kernel_pass.kernel(&params);
     if kernel_pass == Pass::BackwardWeight {
-        let rows = (params.n * params.h_out) as usize;
-        params.slices = weight_slices(blocks, rows, params.w_out as usize);
+        let positions = (params.h_out * params.w_out) as usize;
+        params.slices = weight_slices(blocks, positions, params.n as usize);
         let lanes = blocks * params.slices as usize;
         let groups = lanes.div_ceil(crate::WORKGROUP_SIZE as usize);
         enc.dispatch_groups(kernel, &params, &bound, groups)
@@ -336,29 +336,30 @@ fn record(
     }
 }
 
-/// How many lanes share the sum over output positions of each of `blocks`
-/// weight-gradient blocks, for `rows` rows (b, oh) of `w_out` positions:
+/// How many lanes share the sum over `positions` output positions (each
+/// summed over `images` images) of each of `blocks` weight-gradient blocks:
 /// the fewest (a power of two) that make 16 workgroups, so that both many
-/// weights and many positions spread over every core, but at most 64, and
-/// each lane keeps 128 positions or more, so that adding up the lanes'
-/// partial blocks (about as much work as 10 positions) stays small.
+/// weights and many positions spread over every core, but at most 64, at
+/// most half the positions, and each lane keeps 128 (position, image)
+/// terms or more, so that adding up the lanes' partial blocks (about as
+/// much work as 10 terms) stays small.
 ///
-/// Measured on lavapipe (`benches/kernels.rs`, 2 cores, min of 3-4 runs),
-/// standard preset: a lane per block (2 to 8 workgroups) against this rule,
-/// ms: D.0/G.9 (8 blocks, 12,544 positions) 5.5 -> 2.5, D.5/G.3 (1,152
-/// blocks) 29 -> 22, D.2/G.6 (512 blocks) 35 -> 27, G.0 6.1 -> 4.8; with
-/// slices allowed up to 256, D.0 and G.9 lost a little (2.5 -> 3.0). Tiny
-/// preset, all eight weight gradients: a floor of 32 positions per lane
-/// took 20.9 ms (30.9 ms on one thread), this floor of 128 17.5 ms (23.5);
-/// 4 or 8 workgroups instead of 16 changed nothing measurable.
-fn weight_slices(blocks: usize, rows: usize, w_out: usize) -> u32 {
+/// The rule was set on lavapipe with positions and images in one loop
+/// (rows (b, oh) split, ow inner): a lane per block against this rule, D.2
+/// 35 -> 27 ms, D.0 5.5 -> 2.5 ms; 4 or 8 workgroups instead of 16 changed
+/// nothing measurable. With images as the inner loop (`benches/kernels.rs`,
+/// CPU ms over all threads, median of 5-7, 2 cores, against the row loop):
+/// Chromium's SwiftShader standard preset 1,131 -> 937 (G.3 196 -> 152,
+/// D.2 251 -> 193), tiny 192 -> 122; lavapipe unchanged within noise
+/// (standard 180 -> 177, tiny 27.1 -> 27.9).
+fn weight_slices(blocks: usize, positions: usize, images: usize) -> u32 {
     const LANES: usize = 16 * crate::WORKGROUP_SIZE as usize;
     const MAX_SLICES: usize = 64;
-    const MIN_POSITIONS: usize = 128;
+    const MIN_TERMS: usize = 128;
     let mut slices = 1;
     while blocks * slices < LANES
         && slices < MAX_SLICES
-        && rows.min(rows * w_out / MIN_POSITIONS) >= 2 * slices
+        && positions.min(positions * images / MIN_TERMS) >= 2 * slices
     {
         slices *= 2;
     }
