@@ -72,6 +72,11 @@ mod native {
             /// memory after warm-up and after the last iteration.
             #[arg(long)]
             memory: bool,
+            /// Then run as many iterations again with a GPU timestamp around
+            /// every kernel and print where the GPU time goes (adapters with
+            /// timestamp queries only).
+            #[arg(long)]
+            kernels: bool,
         },
     }
 
@@ -178,7 +183,8 @@ mod native {
                 preset,
                 config,
                 memory,
-            } => bench(iterations, &preset, &config, memory),
+                kernels,
+            } => bench(iterations, &preset, &config, (memory, kernels)),
         };
         match result {
             Ok(code) => code,
@@ -600,7 +606,7 @@ mod native {
         iterations: u32,
         presets: &[Preset],
         configs: &[ModelConfig],
-        memory: bool,
+        (memory, kernels): (bool, bool),
     ) -> Result<ExitCode> {
         let mut models: Vec<(String, ModelConfig)> = presets
             .iter()
@@ -660,8 +666,77 @@ mod native {
                     rss_text(now.1)
                 );
             }
+            if kernels {
+                kernel_table(&ctx, &mut trainer, iterations as usize, ms)?;
+            }
         }
         Ok(ExitCode::SUCCESS)
+    }
+
+    /// Times `iterations` more iterations with a timestamp around every
+    /// kernel and prints the slowest (scope, kernel) pairs per iteration.
+    fn kernel_table(
+        ctx: &GpuContext,
+        trainer: &mut Trainer,
+        iterations: usize,
+        wall_ms: f64,
+    ) -> Result<()> {
+        const ROWS: usize = 30;
+        if !ctx.time_kernels(true) {
+            println!("    no per-kernel times: this adapter has no timestamp queries");
+            return Ok(());
+        }
+        for _ in 0..iterations {
+            trainer.train_step()?;
+            trainer.throttle(0)?;
+        }
+        pollster::block_on(trainer.flush())?;
+        ctx.time_kernels(false);
+        let times = loop {
+            match ctx.kernel_times() {
+                (times, 0) => break times,
+                _ => {
+                    ctx.device()
+                        .poll(wgpu::PollType::wait_indefinitely())
+                        .map_err(|e| GanError::Gpu(e.to_string()))?;
+                }
+            }
+        };
+        let per_iter = |ms: f64| ms / iterations as f64;
+        let gpu_ms: f64 = times.iter().map(|t| t.total_ms).sum();
+        println!(
+            "    GPU time per iteration, from timestamps around each of its {} kernels \
+             ({iterations} iterations, each kernel in a pass of its own): {:.1} ms of the \
+             {wall_ms:.1} ms wall median",
+            times.iter().map(|t| t.dispatches).sum::<u64>() / iterations as u64,
+            per_iter(gpu_ms)
+        );
+        println!(
+            "    {:<16} {:<34} {:>9} {:>9} {:>7}",
+            "scope", "kernel", "per iter", "ms", "share"
+        );
+        for t in times.iter().take(ROWS) {
+            println!(
+                "    {:<16} {:<34} {:>9.1} {:>9.2} {:>6.1}%",
+                t.scope,
+                t.kernel,
+                t.dispatches as f64 / iterations as f64,
+                per_iter(t.total_ms),
+                100.0 * t.total_ms / gpu_ms
+            );
+        }
+        if times.len() > ROWS {
+            let rest = &times[ROWS..];
+            let rest_ms: f64 = rest.iter().map(|t| t.total_ms).sum();
+            println!(
+                "    {:<51} {:>9} {:>9.2} {:>6.1}%",
+                format!("{} more (scope, kernel) pairs", rest.len()),
+                "",
+                per_iter(rest_ms),
+                100.0 * rest_ms / gpu_ms
+            );
+        }
+        Ok(())
     }
 
     /// The process's resident memory in MiB (Linux only).

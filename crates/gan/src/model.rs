@@ -2,9 +2,11 @@
 //! whose indices are PyTorch's `nn.Sequential` indices, so parameter names
 //! are the `state_dict()` keys (`main.3.weight`, `main.4.running_mean`).
 
+use std::sync::Arc;
 use webgan_tensor::ops::{
     self, Activation, AdamStep, BatchNorm2d, Conv2d, ConvTranspose2d, Halt, NormMode, Philox,
 };
+
 use webgan_tensor::{Encoder, GpuContext, Tensor};
 
 use crate::config::{ModelConfig, IMAGE_SIZE, NC};
@@ -88,6 +90,10 @@ pub struct Network {
     shapes: Vec<[usize; 4]>,
     input_shape: [usize; 4],
     pub params: Vec<Param>,
+    /// Each layer's name in the per-kernel time table, e.g. `D.2 conv`.
+    scopes: Vec<Arc<str>>,
+    /// The Adam step's name in that table, e.g. `D adam`.
+    adam_scope: Arc<str>,
     /// Training forward passes per batch-norm layer (PyTorch's
     /// `num_batches_tracked`), by layer index.
     pub batches_tracked: Vec<(usize, u64)>,
@@ -160,12 +166,15 @@ impl Network {
         input_shape: [usize; 4],
         specs: &[Spec],
     ) -> Result<Self> {
+        let letter = if name == "generator" { "G" } else { "D" };
         let mut net = Self {
             name,
             layers: Vec::new(),
             shapes: Vec::new(),
             input_shape,
             params: Vec::new(),
+            scopes: Vec::new(),
+            adam_scope: format!("{letter} adam").into(),
             batches_tracked: Vec::new(),
         };
         let mut shape = input_shape;
@@ -217,6 +226,15 @@ impl Network {
                 Spec::Leaky => Layer::Act(Activation::LeakyRelu { slope: 0.2 }),
                 Spec::Tanh => Layer::Act(Activation::Tanh),
             };
+            let kind = match spec {
+                Spec::ConvT(..) => "convT",
+                Spec::Conv(..) => "conv",
+                Spec::Norm => "batch norm",
+                Spec::Relu => "relu",
+                Spec::Leaky => "leaky relu",
+                Spec::Tanh => "tanh",
+            };
+            net.scopes.push(format!("{letter}.{index} {kind}").into());
             net.layers.push(layer);
             net.shapes.push(shape);
         }
@@ -328,6 +346,7 @@ impl Network {
         mode: NormMode,
     ) -> Result<()> {
         for (i, layer) in self.layers.iter().enumerate() {
+            enc.set_scope(Some(self.scopes[i].clone()));
             let x = if i == 0 { input } else { &acts.outs[i - 1] };
             let y = &acts.outs[i];
             match layer {
@@ -344,6 +363,7 @@ impl Network {
                 Layer::Act(act) => ops::activation_forward(enc, *act, x, y)?,
             }
         }
+        enc.set_scope(None);
         if mode == NormMode::Train {
             for (_, count) in &mut self.batches_tracked {
                 *count += 1;
@@ -372,6 +392,7 @@ impl Network {
         (weight_grads, accumulate): (bool, bool),
     ) -> Result<()> {
         for (i, layer) in self.layers.iter().enumerate().rev() {
+            enc.set_scope(Some(self.scopes[i].clone()));
             let x = if i == 0 { input } else { &acts.outs[i - 1] };
             let dy = &acts.grads[i];
             let dx = if i == 0 {
@@ -417,6 +438,7 @@ impl Network {
                 }
             }
         }
+        enc.set_scope(None);
         Ok(())
     }
 
@@ -426,9 +448,11 @@ impl Network {
     ///
     /// Invalid hyper-parameters.
     pub fn adam(&self, enc: &mut Encoder, step: &AdamStep, halt: &Halt) -> Result<()> {
+        enc.set_scope(Some(self.adam_scope.clone()));
         for p in &self.params {
             ops::adam_step(enc, step, &p.value, &p.grad, (&p.m, &p.v), halt)?;
         }
+        enc.set_scope(None);
         Ok(())
     }
 

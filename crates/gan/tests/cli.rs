@@ -262,3 +262,32 @@ fn a_run_is_never_overwritten_silently_and_ctrl_c_saves_it() {
     assert!(csv.lines().count() > 2, "metrics kept:\n{csv}");
     assert!(out.join("checkpoint.safetensors").exists());
 }
+
+#[test]
+fn bench_prints_its_row_and_the_per_kernel_table() {
+    let output = webgan(&["bench", "--config", "4:4", "--iterations", "2", "--kernels"]);
+    if no_gpu(&output) {
+        return;
+    }
+    assert!(output.status.success(), "{}", text(&output));
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(out.contains("ngf=ndf=4,batch=4"), "the model's row:\n{out}");
+    if out.contains("no per-kernel times") {
+        return;
+    }
+    // Every layer of both networks has its scope; the convolutions'
+    // weight gradients and the Adam steps appear among the rows.
+    assert!(out.contains("GPU time per iteration"), "{out}");
+    for row in ["conv2d_backward_weight", "adam"] {
+        assert!(out.contains(row), "no {row} row:\n{out}");
+    }
+    let shares: f64 = out
+        .lines()
+        .filter_map(|l| l.trim_end().strip_suffix('%'))
+        .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
+        .sum();
+    assert!(
+        (shares - 100.0).abs() < 1.0,
+        "shares add up to {shares}%:\n{out}"
+    );
+}

@@ -7,6 +7,7 @@ use crate::error::{Result, TensorError};
 use crate::memory::{BufferStats, GpuBuffer, Ledger};
 use crate::shaders::{self, KernelId};
 use crate::tensor::Tensor;
+use crate::timing::Timer;
 
 /// What the user should know about the adapter in use.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,6 +60,8 @@ pub struct GpuContext {
     gpu_error: Arc<Mutex<Option<String>>>,
     /// Why the device was lost, once it is.
     lost: Arc<Mutex<Option<String>>>,
+    /// Per-kernel timing (see `timing.rs`).
+    pub(crate) timer: Arc<Timer>,
 }
 
 impl GpuContext {
@@ -96,9 +99,12 @@ impl GpuContext {
     pub async fn from_adapter(adapter: wgpu::Adapter) -> Result<Self> {
         let summary = summarize(&adapter.get_info());
         let limits = required_limits(&adapter.limits());
+        // Timestamps only feed `webgan bench`'s per-kernel table; ask for
+        // them where the adapter has them, and go without elsewhere.
+        let features = adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
         let descriptor = wgpu::DeviceDescriptor {
             label: Some("webgan"),
-            required_features: wgpu::Features::empty(),
+            required_features: features,
             required_limits: limits.clone(),
             ..Default::default()
         };
@@ -118,6 +124,10 @@ impl GpuContext {
             limits.max_compute_workgroups_per_dimension
         );
 
+        let timer = Timer::new(
+            features.contains(wgpu::Features::TIMESTAMP_QUERY),
+            f64::from(queue.get_timestamp_period()),
+        );
         let gpu_error = Arc::new(Mutex::new(None));
         let sink = gpu_error.clone();
         device.on_uncaptured_error(Arc::new(move |error: wgpu::Error| {
@@ -143,6 +153,7 @@ impl GpuContext {
             ledger: Default::default(),
             gpu_error,
             lost,
+            timer: Arc::new(timer),
         })
     }
 

@@ -8,6 +8,7 @@ use crate::error::{Result, TensorError};
 use crate::memory::GpuBuffer;
 use crate::shaders::KernelId;
 use crate::tensor::Tensor;
+use crate::timing::{Labels, QueryBatch, DISPATCHES_PER_SET};
 use crate::WORKGROUP_SIZE;
 
 /// Records ops for one submission.
@@ -20,11 +21,14 @@ pub struct Encoder<'c> {
     ctx: &'c GpuContext,
     commands: Vec<Command>,
     params: Vec<u8>,
+    scope: Option<Arc<str>>,
 }
 
 enum Command {
     Dispatch {
         kernel: Arc<Kernel>,
+        entry: &'static str,
+        scope: Option<Arc<str>>,
         params_offset: u64,
         params_size: u64,
         bindings: &'static [u32],
@@ -47,7 +51,15 @@ impl<'c> Encoder<'c> {
             ctx,
             commands: Vec::new(),
             params: Vec::new(),
+            scope: None,
         }
+    }
+
+    /// Names what the dispatches recorded from now on belong to (a layer,
+    /// `D.2 conv`), for the per-kernel time table ([`GpuContext::kernel_times`]);
+    /// `None` for no name.
+    pub fn set_scope(&mut self, scope: Option<Arc<str>>) {
+        self.scope = scope;
     }
 
     /// The context this encoder records for.
@@ -89,6 +101,8 @@ impl<'c> Encoder<'c> {
 
         self.commands.push(Command::Dispatch {
             kernel: self.ctx.kernel(id),
+            entry: id.entry,
+            scope: self.scope.clone(),
             params_offset: params_offset as u64,
             params_size: bytes.len() as u64,
             bindings: id.bindings,
@@ -231,14 +245,49 @@ impl<'c> Encoder<'c> {
                 label: Some("webgan.encoder"),
             });
 
+        let timed = ctx.timer.enabled();
+        let mut batches: Vec<QueryBatch> = Vec::new();
+        if timed {
+            let labels: Labels = self
+                .commands
+                .iter()
+                .filter_map(|c| match c {
+                    Command::Dispatch { entry, scope, .. } => {
+                        Some((scope.clone().unwrap_or_else(|| Arc::from("-")), *entry))
+                    }
+                    Command::Copy { .. } => None,
+                })
+                .collect();
+            batches = labels
+                .chunks(DISPATCHES_PER_SET)
+                .map(|chunk| QueryBatch::new(ctx, chunk.to_vec()))
+                .collect();
+        }
+
         let mut rest = self.commands.as_slice();
+        let mut dispatched = 0;
         while !rest.is_empty() {
             let run = rest
                 .iter()
                 .take_while(|c| matches!(c, Command::Dispatch { .. }))
                 .count();
-            if run > 0 {
-                encode_pass(ctx, &mut encoder, &rest[..run], params.as_deref());
+            if run > 0 && timed {
+                // A pass per dispatch, each writing its two timestamps.
+                for command in &rest[..run] {
+                    let batch = &batches[dispatched / DISPATCHES_PER_SET];
+                    let at = (dispatched % DISPATCHES_PER_SET) as u32 * 2;
+                    let writes = wgpu::ComputePassTimestampWrites {
+                        query_set: &batch.set,
+                        beginning_of_pass_write_index: Some(at),
+                        end_of_pass_write_index: Some(at + 1),
+                    };
+                    let command = std::slice::from_ref(command);
+                    encode_pass(ctx, &mut encoder, command, params.as_deref(), Some(writes));
+                    dispatched += 1;
+                }
+                rest = &rest[run..];
+            } else if run > 0 {
+                encode_pass(ctx, &mut encoder, &rest[..run], params.as_deref(), None);
                 rest = &rest[run..];
             } else {
                 if let Command::Copy {
@@ -254,7 +303,14 @@ impl<'c> Encoder<'c> {
                 rest = &rest[1..];
             }
         }
-        ctx.queue.submit([encoder.finish()])
+        for batch in &batches {
+            batch.encode_readback(&mut encoder);
+        }
+        let index = ctx.queue.submit([encoder.finish()]);
+        for batch in batches {
+            batch.read_back(ctx.timer.clone());
+        }
+        index
     }
 }
 
@@ -265,14 +321,17 @@ fn encode_pass(
     encoder: &mut wgpu::CommandEncoder,
     dispatches: &[Command],
     params: Option<&wgpu::Buffer>,
+    timestamp_writes: Option<wgpu::ComputePassTimestampWrites<'_>>,
 ) {
     let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
         label: Some("webgan.pass"),
-        timestamp_writes: None,
+        timestamp_writes,
     });
     for command in dispatches {
         let Command::Dispatch {
             kernel,
+            entry: _,
+            scope: _,
             params_offset,
             params_size,
             bindings,

@@ -42,6 +42,10 @@
 //!   nothing per step, natively and in a browser.
 //! - **One readback path** ([`GpuContext::read_f32`]) that is `async` and
 //!   behaves the same natively and in the browser.
+//! - **Per-kernel GPU times** where the adapter has timestamp queries:
+//!   [`GpuContext::time_kernels`] puts each dispatch in a pass of its own
+//!   with a timestamp at each end, and [`GpuContext::kernel_times`] adds
+//!   them up per scope ([`Encoder::set_scope`], e.g. a layer) and kernel.
 //! - Every kernel has a plain Rust reference in [`cpu`], which the tests
 //!   compare against.
 
@@ -53,12 +57,14 @@ mod memory;
 pub mod ops;
 pub mod shaders;
 mod tensor;
+mod timing;
 
 pub use context::{AdapterSummary, GpuContext};
 pub use encoder::Encoder;
 pub use error::{Result, TensorError};
 pub use memory::{BufferStats, GpuBuffer};
 pub use tensor::{Shape, Tensor};
+pub use timing::KernelTime;
 
 /// Invocations per workgroup for every kernel; the WGSL constant `WG`.
 pub const WORKGROUP_SIZE: u32 = 256;
