@@ -24,8 +24,14 @@
 // where dbeta and dgamma are this pass's sums (kept in `sums`), even when
 // the parameter gradients accumulate over several passes.
 //
-// Grids: per-channel kernels (stats, backward_reduce) run one workgroup per
-// channel; normalize and backward_input one invocation per element.
+// Grids: the per-channel kernels (stats, backward_reduce) give each channel
+// `lanes` lanes (a power of two the host picks so that each lane sums a few
+// dozen values or more) and each workgroup WG / lanes channels, workgroup w
+// holding channels w * WG / lanes ..; normalize and backward_input run one
+// invocation per element. Few lanes per channel matter on software
+// adapters, where every workgroup barrier costs about as much as summing
+// hundreds of values: a workgroup per channel, as first written, spent
+// there most of the batch norm's time.
 
 struct BatchNormParams {
     n: u32,
@@ -38,7 +44,8 @@ struct BatchNormParams {
     momentum: f32,
     // 1: add into dgamma and dbeta; 0: overwrite them.
     accumulate: u32,
-    _pad: u32,
+    // Per-channel kernels: lanes that share a channel's sums.
+    lanes: u32,
 }
 
 // Sizes and hyper-parameters.
@@ -86,13 +93,18 @@ fn batch_norm_stats(
     @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
     // Workgroup-uniform, so the early return keeps the barriers uniform.
-    let ch = group_index(wid, nwg);
-    if ch >= p.c {
+    let first = group_index(wid, nwg) * (WG / p.lanes);
+    if first >= p.c {
         return;
     }
+    // Lanes of a channel past the last compute the last one's sums again
+    // and store nothing.
+    let ch = min(first + lid.x / p.lanes, p.c - 1u);
+    let lane = lid.x % p.lanes;
+    let stores = lane == 0u && first + lid.x / p.lanes < p.c;
     let m = p.n * p.hw;
     if p.training == 0u {
-        if lid.x == 0u {
+        if stores {
             mean[ch] = running_mean[ch];
             invstd[ch] = 1.0 / sqrt(running_var[ch] + p.eps);
         }
@@ -101,19 +113,19 @@ fn batch_norm_stats(
 
     let shift = x[channel_at(ch, 0u)];
     var shifted = 0.0;
-    for (var pos = lid.x; pos < m; pos += WG) {
+    for (var pos = lane; pos < m; pos += p.lanes) {
         shifted += x[channel_at(ch, pos)] - shift;
     }
-    let batch_mean = shift + workgroup_sum(lid.x, shifted) / f32(m);
+    let batch_mean = shift + channel_sum(lid.x, shifted) / f32(m);
 
     var squares = 0.0;
-    for (var pos = lid.x; pos < m; pos += WG) {
+    for (var pos = lane; pos < m; pos += p.lanes) {
         let centred = x[channel_at(ch, pos)] - batch_mean;
         squares += centred * centred;
     }
-    let sum_squares = workgroup_sum(lid.x, squares);
+    let sum_squares = channel_sum(lid.x, squares);
 
-    if lid.x == 0u {
+    if stores {
         // Biased variance normalises; the unbiased one feeds the running
         // statistic (PyTorch's convention). The host refuses m < 2.
         let biased = sum_squares / f32(m);
@@ -129,6 +141,24 @@ fn batch_norm_stats(
         running_mean[ch] = (1.0 - p.momentum) * running_mean[ch] + p.momentum * batch_mean;
         running_var[ch] = (1.0 - p.momentum) * running_var[ch] + p.momentum * unbiased;
     }
+}
+
+/// Sums `value` over the `p.lanes` lanes that share `lane`'s channel (a
+/// tree in workgroup memory, log2(lanes) barriers); each of them gets the
+/// total. Must be called from uniform control flow by every lane.
+fn channel_sum(lane: u32, value: f32) -> f32 {
+    partial[lane] = value;
+    workgroupBarrier();
+    let sub = lane % p.lanes;
+    for (var width = p.lanes / 2u; width > 0u; width = width / 2u) {
+        if sub < width {
+            partial[lane] = partial[lane] + partial[lane + width];
+        }
+        workgroupBarrier();
+    }
+    let total = partial[lane - sub];
+    workgroupBarrier();
+    return total;
 }
 
 // y = (x - mean) * invstd * gamma + beta, one invocation per element.
@@ -154,25 +184,27 @@ fn batch_norm_backward_reduce(
     @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
     // Workgroup-uniform, so the early return keeps the barriers uniform.
-    let ch = group_index(wid, nwg);
-    if ch >= p.c {
+    let first = group_index(wid, nwg) * (WG / p.lanes);
+    if first >= p.c {
         return;
     }
+    let ch = min(first + lid.x / p.lanes, p.c - 1u);
+    let lane = lid.x % p.lanes;
     let m = p.n * p.hw;
     let channel_mean = mean[ch];
     let channel_invstd = invstd[ch];
 
     var sum_dy = 0.0;
     var sum_dy_xhat = 0.0;
-    for (var pos = lid.x; pos < m; pos += WG) {
+    for (var pos = lane; pos < m; pos += p.lanes) {
         let at = channel_at(ch, pos);
         sum_dy += dy[at];
         sum_dy_xhat += dy[at] * (x[at] - channel_mean) * channel_invstd;
     }
-    let total_dy = workgroup_sum(lid.x, sum_dy);
-    let total_dy_xhat = workgroup_sum(lid.x, sum_dy_xhat);
+    let total_dy = channel_sum(lid.x, sum_dy);
+    let total_dy_xhat = channel_sum(lid.x, sum_dy_xhat);
 
-    if lid.x == 0u {
+    if lane == 0u && first + lid.x / p.lanes < p.c {
         let keep = p.accumulate != 0u;
         sums[ch] = total_dy;
         sums[p.c + ch] = total_dy_xhat;

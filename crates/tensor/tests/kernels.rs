@@ -168,6 +168,12 @@ const BATCH_NORM_CASES: &[([usize; 4], f64)] = &[
     ([2, 5, 7, 3], 10.0),
     ([64, 2, 4, 4], 1000.0),
     ([3, 1, 1, 1], 0.0),
+    // Several lanes per channel and several channels per workgroup, the
+    // last workgroup part full: 2 lanes x 128 channels (70 of them), 16
+    // lanes x 16 channels (40 over 3 workgroups), 256 lanes on one channel.
+    ([16, 70, 4, 4], 1.0),
+    ([32, 40, 7, 7], -3.0),
+    ([8, 3, 64, 64], 5.0),
 ];
 
 #[test]
