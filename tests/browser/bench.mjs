@@ -30,6 +30,18 @@ try {
       const cells = await row.$$eval('td, th', (tds) => tds.map((td) => td.textContent.trim()));
       console.log(`  ${cells.join(' | ')}`);
     }
+    // The per-kernel tables, where the adapter has timestamp queries.
+    for (const table of await page.$$('table.kernels')) {
+      const title = await table.evaluate((t) => t.previousElementSibling?.textContent.trim() ?? '');
+      console.log(`\n  ${title}`);
+      for (const row of await table.$$('tr')) {
+        const cells = await row.$$eval('td, th', (tds) => tds.map((td) => td.textContent.trim()));
+        console.log(`    ${cells.join(' | ')}`);
+      }
+    }
+    if ((await page.$$('table.kernels')).length === 0) {
+      console.log('  (no per-kernel table: this adapter has no timestamp queries)');
+    }
   });
 } finally {
   server.close();

@@ -17,7 +17,8 @@
 //   2. The first 10 steps' losses equal those of the native `webgan train`
 //      with the same seed, preset and batch (1e-3 relative).
 //   3. Settings that make no sense in the URL are refused with a message.
-//   4. ?bench shows a median time per iteration.
+//   4. ?bench shows a median time per iteration and, where the adapter has
+//      timestamp queries, a per-kernel table.
 //
 // Run from anywhere: `node tests/browser/train.test.mjs`. Environment as
 // adapter.test.mjs, and WEBGAN_TRAIN_TIMEOUT_MS (default 600000) for the
@@ -301,6 +302,25 @@ async function benchmarks(url) {
     const ms = Number(await page.textContent('#bench tr[data-model="tiny"] .ms'));
     check(ms > 0, `median ${ms} ms`, consoleLog);
     console.log(`  tiny: ${ms} ms per iteration`);
+
+    // Where the adapter has timestamp queries, a per-kernel table follows:
+    // every layer's kernels, with shares that add up to the whole.
+    const timestamps = await page.evaluate(async () =>
+      (await navigator.gpu.requestAdapter()).features.has('timestamp-query'));
+    const rows = await page.$$eval('table.kernels[data-model="tiny"] tbody tr', (trs) =>
+      trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent.trim())));
+    if (!timestamps) {
+      check(rows.length === 0, 'no per-kernel table without timestamp queries', consoleLog);
+      console.log('  no timestamp queries here: no per-kernel table');
+      return;
+    }
+    check(rows.length >= 10, `${rows.length} per-kernel rows`, consoleLog);
+    const layers = new Set(rows.map((r) => r[0]));
+    check(layers.has('D.2 conv') && layers.has('G.6 convT'), `layers: ${[...layers]}`, consoleLog);
+    const kernelMs = rows.map((r) => Number(r[3]));
+    check(kernelMs.every((v) => v >= 0) && kernelMs[0] > 0, `kernel ms ${kernelMs}`, consoleLog);
+    check(kernelMs.every((v, i) => i === 0 || v <= kernelMs[i - 1]), 'slowest first', consoleLog);
+    console.log(`  slowest kernel: ${rows[0].slice(0, 2).join(' ')} ${rows[0][3]} ms`);
   });
 }
 

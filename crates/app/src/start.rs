@@ -10,7 +10,7 @@ use webgan_tensor::GpuContext;
 use crate::report::{AdapterReport, Probe};
 use crate::run::{Session, MNIST_URL};
 use crate::settings::{self, BenchModel, Settings};
-use crate::ui::{browser_adapter_info, BenchRow, Phase, Ui};
+use crate::ui::{browser_adapter_info, BenchRow, KernelRow, Phase, Ui};
 use crate::web;
 
 /// Timed iterations per preset in `?bench`, unless `?bench=N` says.
@@ -210,10 +210,52 @@ async fn bench_model(
     times.sort_by(f64::total_cmp);
     let median_ms = times[times.len() / 2];
     let gflop = trainer.iteration_flops() / 1e9;
+    let kernels = kernel_rows(ctx, &mut trainer, iterations).await?;
     Ok(BenchRow {
         name: model.name.clone(),
         batch: config.batch,
         median_ms,
         gflops: gflop / median_ms * 1e3,
+        kernels,
     })
+}
+
+/// Runs `iterations` more with a timestamp around every kernel (where the
+/// adapter has timestamp queries) and returns the GPU time per iteration
+/// of each (layer, kernel), slowest first; nothing without timestamps.
+async fn kernel_rows(
+    ctx: &GpuContext,
+    trainer: &mut Trainer,
+    iterations: usize,
+) -> Result<Vec<KernelRow>, webgan::GanError> {
+    if !ctx.time_kernels(true) {
+        return Ok(Vec::new());
+    }
+    for _ in 0..iterations {
+        trainer.train_step()?;
+    }
+    trainer.flush().await?;
+    ctx.time_kernels(false);
+    // The timestamps map back on their own; a few event-loop turns at most.
+    let mut times = ctx.kernel_times();
+    for _ in 0..100 {
+        if times.1 == 0 {
+            break;
+        }
+        web::sleep(20).await;
+        times = ctx.kernel_times();
+    }
+    let (times, _) = times;
+    let gpu_ms: f64 = times.iter().map(|t| t.total_ms).sum();
+    let per = iterations as f64;
+    Ok(times
+        .into_iter()
+        .map(|t| KernelRow {
+            scope: t.scope,
+            kernel: t.kernel.to_string(),
+            per_iteration: t.dispatches as f64 / per,
+            ms: t.total_ms / per,
+            share: 100.0 * t.total_ms / gpu_ms.max(f64::MIN_POSITIVE),
+        })
+        .collect())
 }

@@ -156,6 +156,24 @@ pub struct BenchRow {
     pub median_ms: f64,
     /// Convolution GFLOP/s at that time.
     pub gflops: f64,
+    /// Where the GPU time goes, slowest first, from timestamp queries
+    /// (empty where the adapter has none).
+    pub kernels: Vec<KernelRow>,
+}
+
+/// One (layer, kernel) line of a `?bench` model's per-kernel table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KernelRow {
+    /// The layer or step, e.g. `D.2 conv`, `G adam`.
+    pub scope: String,
+    /// The kernel's entry point.
+    pub kernel: String,
+    /// Dispatches per iteration.
+    pub per_iteration: f64,
+    /// GPU milliseconds per iteration.
+    pub ms: f64,
+    /// Share of the iteration's GPU time, in percent.
+    pub share: f64,
 }
 
 /// A message for the person: an error or a note.
@@ -917,6 +935,42 @@ fn BenchView(ui: Ui) -> impl IntoView {
             })
             .collect_view()
     };
+    let kernel_tables = move || {
+        ui.bench
+            .get()
+            .into_iter()
+            .filter(|row| !row.kernels.is_empty())
+            .map(|row| {
+                let gpu_ms: f64 = row.kernels.iter().map(|k| k.ms).sum();
+                let lines = row
+                    .kernels
+                    .into_iter()
+                    .take(KERNEL_ROWS)
+                    .map(|k| {
+                        view! {
+                            <tr>
+                                <td>{k.scope}</td>
+                                <td>{k.kernel}</td>
+                                <td>{format!("{:.1}", k.per_iteration)}</td>
+                                <td class="ms">{format!("{:.2}", k.ms)}</td>
+                                <td>{format!("{:.1}%", k.share)}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view();
+                view! {
+                    <h3>{format!("{}: {:.1} ms of GPU time per iteration", row.name, gpu_ms)}</h3>
+                    <table class="kernels" data-model=row.name.clone()>
+                        <thead><tr>
+                            <th>"layer"</th><th>"kernel"</th><th>"per iteration"</th>
+                            <th>"ms"</th><th>"share"</th>
+                        </tr></thead>
+                        <tbody>{lines}</tbody>
+                    </table>
+                }
+            })
+            .collect_view()
+    };
     view! {
         <h2>"Benchmark"</h2>
         <p>
@@ -932,5 +986,14 @@ fn BenchView(ui: Ui) -> impl IntoView {
             <thead><tr><th>"model"</th><th>"batch"</th><th>"ms / iteration"</th><th>"GFLOP/s"</th></tr></thead>
             <tbody>{rows}</tbody>
         </table>
+        <p>
+            "Where the GPU time goes, per layer and kernel, from timestamp queries around \
+             each kernel (a second run of the same iterations; shown where the adapter has \
+             timestamp queries), slowest first:"
+        </p>
+        {kernel_tables}
     }
 }
+
+/// Lines of each per-kernel table (the rest are in its total).
+const KERNEL_ROWS: usize = 25;
