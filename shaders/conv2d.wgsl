@@ -38,6 +38,7 @@
 //                           * c_in + ci, for iw = r + stride * q
 //   conv2d_backward_weight  ((co / 8 * tap_blocks + tap / 8) * slices + slice, one
 //                           workgroup per WG / slices blocks (group_index)
+//   ..._weight_lane         co / 8 * tap_blocks + tap / 8 (slices = 1)
 // where x_blocks = ceil(x / 8), q_blocks = ceil(ceil(w_in / stride) / 8)
 // and tap = (ci * k_h + kh) * k_w + kw.
 // Neighbouring invocations share a position, so the lanes that a software
@@ -431,6 +432,45 @@ fn conv2d_backward_weight(
             store_weight_sum(first_block + i / 16u, tile, i % 16u, tap_blocks, blocks);
         }
         workgroupBarrier();
+    }
+}
+
+// dw as conv2d_backward_weight computes it, one lane per block summing
+// every position (slices = 1), without workgroup memory or barriers: on
+// software adapters a barrier parks and resumes every lane of the
+// workgroup, which costs more than the split saves unless blocks are few.
+@compute @workgroup_size(WG)
+fn conv2d_backward_weight_lane(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+    let block = flat_index(wid, nwg, lid);
+    let taps = p.c_in * p.k_h * p.k_w;
+    let tap_blocks = ceil_div(taps, BLOCK);
+    if block >= tap_blocks * ceil_div(p.c_out, BLOCK) {
+        return;
+    }
+    let t0 = block % tap_blocks * BLOCK;
+    let co0 = block / tap_blocks * BLOCK;
+    let acc = weight_block_sum(t0, co0, p.h_out * p.w_out, 0u);
+    store_weight_tile(acc.m00, t0, co0);
+    store_weight_tile(acc.m01, t0, co0 + 4u);
+    store_weight_tile(acc.m10, t0 + 4u, co0);
+    store_weight_tile(acc.m11, t0 + 4u, co0 + 4u);
+}
+
+/// Stores (or adds, with `accumulate`) tile[j][i] at dw[co0 + j, t0 + i],
+/// skipping the taps and channels past the end.
+fn store_weight_tile(tile: mat4x4<f32>, t0: u32, co0: u32) {
+    let taps = p.c_in * p.k_h * p.k_w;
+    for (var j = 0u; j < 4u; j++) {
+        for (var i = 0u; i < 4u; i++) {
+            if t0 + i < taps && co0 + j < p.c_out {
+                let at = (co0 + j) * taps + t0 + i;
+                dw[at] = select(0.0, dw[at], p.accumulate != 0u) + tile[j][i];
+            }
+        }
     }
 }
 

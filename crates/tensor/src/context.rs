@@ -34,6 +34,33 @@ impl std::fmt::Display for AdapterSummary {
     }
 }
 
+/// Kernel choices that depend on the adapter; a context sets them from its
+/// adapter when it opens ([`GpuContext::tuning`]), and tests and benchmarks
+/// may change them ([`GpuContext::set_tuning`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tuning {
+    /// Weight gradients split each 8 x 8 block's sum over positions across
+    /// several lanes and add the parts in workgroup memory
+    /// (`conv2d_backward_weight`), so that few blocks still fill a GPU.
+    /// Off, one lane sums each block alone (`conv2d_backward_weight_lane`),
+    /// with no barrier: what software adapters run fastest, since there a
+    /// barrier parks and resumes every lane of the workgroup, and a few
+    /// cores are filled by few blocks anyway. Measured with `webgan bench
+    /// --kernels`, weight gradients' GPU ms per 32:64 iteration, split ->
+    /// one lane: Chromium's SwiftShader 777 -> 482, lavapipe 190 -> 170; at
+    /// 16:32, 127 -> 97 and 32 -> 30.
+    pub split_weight_sums: bool,
+}
+
+impl Tuning {
+    /// The choices for an adapter.
+    pub fn for_adapter(adapter: &AdapterSummary) -> Self {
+        Self {
+            split_weight_sums: !adapter.is_cpu,
+        }
+    }
+}
+
 /// A compiled compute pipeline and the layout of its bind group 0.
 pub(crate) struct Kernel {
     pub pipeline: wgpu::ComputePipeline,
@@ -62,6 +89,7 @@ pub struct GpuContext {
     lost: Arc<Mutex<Option<String>>>,
     /// Per-kernel timing (see `timing.rs`).
     pub(crate) timer: Arc<Timer>,
+    tuning: Arc<Mutex<Tuning>>,
 }
 
 impl GpuContext {
@@ -98,6 +126,7 @@ impl GpuContext {
     /// [`TensorError::RequestDevice`] when the adapter refuses the device.
     pub async fn from_adapter(adapter: wgpu::Adapter) -> Result<Self> {
         let summary = summarize(&adapter.get_info());
+        let tuning = Tuning::for_adapter(&summary);
         let limits = required_limits(&adapter.limits());
         // Timestamps only feed `webgan bench`'s per-kernel table; ask for
         // them where the adapter has them, and go without elsewhere.
@@ -154,12 +183,25 @@ impl GpuContext {
             gpu_error,
             lost,
             timer: Arc::new(timer),
+            tuning: Arc::new(Mutex::new(tuning)),
         })
     }
 
     /// The adapter in use.
     pub fn adapter(&self) -> &AdapterSummary {
         &self.adapter
+    }
+
+    /// The kernel choices in use.
+    pub fn tuning(&self) -> Tuning {
+        *self.tuning.lock().unwrap()
+    }
+
+    /// Changes the kernel choices for everything recorded from now on (by
+    /// this context and its clones). Every choice computes the same values
+    /// up to rounding; only the speed differs.
+    pub fn set_tuning(&self, tuning: Tuning) {
+        *self.tuning.lock().unwrap() = tuning;
     }
 
     /// The limits the device was created with.

@@ -59,7 +59,7 @@ pub mod shaders;
 mod tensor;
 mod timing;
 
-pub use context::{AdapterSummary, GpuContext};
+pub use context::{AdapterSummary, GpuContext, Tuning};
 pub use encoder::Encoder;
 pub use error::{Result, TensorError};
 pub use memory::{BufferStats, GpuBuffer};

@@ -76,6 +76,8 @@ kernels! {
     CONV2D_BACKWARD_INPUT_NARROW =
         CONV2D, "conv2d.wgsl", "conv2d_backward_input_narrow", [3, 2, 5];
     CONV2D_BACKWARD_WEIGHT = CONV2D, "conv2d.wgsl", "conv2d_backward_weight", [1, 3, 6];
+    CONV2D_BACKWARD_WEIGHT_LANE =
+        CONV2D, "conv2d.wgsl", "conv2d_backward_weight_lane", [1, 3, 6];
     BATCH_NORM_STATS = BATCH_NORM, "batch_norm.wgsl", "batch_norm_stats", [1, 5, 6, 7, 8, 14];
     BATCH_NORM_NORMALIZE =
         BATCH_NORM, "batch_norm.wgsl", "batch_norm_normalize", [1, 7, 8, 2, 3, 9];

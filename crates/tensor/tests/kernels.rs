@@ -132,9 +132,16 @@ fn out_pad(g: &ConvGeometry) -> usize {
 #[test]
 fn conv2d_and_conv_transpose2d_match_the_cpu_reference() {
     let Some(ctx) = gpu() else { return };
+    // Both weight-gradient kernels, whichever this adapter picks: a
+    // context of its own for the other choice.
+    let other = pollster::block_on(GpuContext::new()).expect("a second context");
+    let mut tuning = ctx.tuning();
+    tuning.split_weight_sums = !tuning.split_weight_sums;
+    other.set_tuning(tuning);
     let mut count = 0;
     for (i, g) in geometries().enumerate() {
         check_conv(ctx, g, 100 + 10 * i as u64);
+        check_conv(&other, g, 100 + 10 * i as u64);
         count += 1;
     }
     // The 1x1 input with a 4x4 kernel only makes sense transposed.

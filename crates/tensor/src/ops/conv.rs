@@ -4,8 +4,9 @@
 //! Each kernel invocation computes an 8 x 8 block of its pass's matrix
 //! product (see the file's header); the launcher picks the kernel for the
 //! pass and shape and sizes its grid: `Pass::kernel` (which input-gradient
-//! kernel) and `weight_slices` (how many lanes share a weight-gradient
-//! block), each with the measurements behind its rule.
+//! kernel), [`crate::Tuning::split_weight_sums`] (one lane per
+//! weight-gradient block, or several) and `weight_slices` (how many), each
+//! with the measurements behind its rule.
 
 use super::{check_distinct, check_rank, check_shape, to_u32};
 use crate::encoder::Encoder;
@@ -327,7 +328,13 @@ fn record(
     let (kernel, blocks) = kernel_pass.kernel(&params);
     if kernel_pass == Pass::BackwardWeight {
         let positions = (params.h_out * params.w_out) as usize;
-        params.slices = weight_slices(blocks, positions, params.n as usize);
+        if enc.context().tuning().split_weight_sums {
+            params.slices = weight_slices(blocks, positions, params.n as usize);
+        }
+        if params.slices == 1 {
+            let kernel = shaders::CONV2D_BACKWARD_WEIGHT_LANE;
+            return enc.dispatch_flat(kernel, &params, &bound, blocks);
+        }
         let lanes = blocks * params.slices as usize;
         let groups = lanes.div_ceil(crate::WORKGROUP_SIZE as usize);
         enc.dispatch_groups(kernel, &params, &bound, groups)
@@ -336,7 +343,9 @@ fn record(
     }
 }
 
-/// How many lanes share the sum over `positions` output positions (each
+/// With [`crate::Tuning::split_weight_sums`] (GPUs; software adapters run
+/// one lane per block): how many lanes share the sum over `positions`
+/// output positions (each
 /// summed over `images` images) of each of `blocks` weight-gradient blocks:
 /// the fewest (a power of two) that make 16 workgroups, so that both many
 /// weights and many positions spread over every core, but at most 64, at
