@@ -7,7 +7,10 @@ prints the median milliseconds per iteration and GFLOP/s of the convolution
 work (counting rule printed above the results; see `conv_flops`).
 
 Usage: python tools/pytorch/bench_cpu.py [--threads 2] [--iterations 20]
-           [--warmup 3] [--preset NAME ...]
+           [--warmup 3] [--preset NAME ...] [--config WIDTH:BATCH ...]
+
+--config times the TensorFlow.js peer's sizes (../shared/bench/tfjs): nz 64,
+ngf = ndf = WIDTH, batch BATCH, e.g. --config 16:32 --config 32:64.
 """
 
 import argparse
@@ -63,8 +66,8 @@ def conv_flops(nz, ngf, ndf, batch):
     return 2 * macs, 2 * fd
 
 
-def bench(name, threads, iterations, warmup):
-    nz, ngf, ndf, batch = dcgan.PRESETS[name]
+def bench(name, sizes, iterations, warmup):
+    nz, ngf, ndf, batch = sizes
     gen = torch.Generator().manual_seed(0)
     netG, netD = dcgan.build(nz, ngf, ndf, generator=gen)
     optG, optD = dcgan.adam(netG), dcgan.adam(netD)
@@ -85,6 +88,17 @@ def bench(name, threads, iterations, warmup):
           f"(extra {extra / 1e9:.3f} GFLOP/iter not counted)", flush=True)
 
 
+def peer_config(text):
+    """WIDTH:BATCH as (name, (nz 64, WIDTH, WIDTH, BATCH))."""
+    try:
+        width, batch = (int(v) for v in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTH:BATCH such as 16:32, got {text!r}")
+    if width < 1 or batch < 2:
+        raise argparse.ArgumentTypeError(f"WIDTH must be at least 1 and BATCH at least 2: {text!r}")
+    return (text, (64, width, width, batch))
+
+
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
@@ -92,6 +106,9 @@ def main(argv):
     ap.add_argument("--warmup", type=int, default=3, help="untimed iterations first (default 3)")
     ap.add_argument("--preset", action="append", choices=list(dcgan.PRESETS),
                     help="run only this preset (repeatable; default all)")
+    ap.add_argument("--config", action="append", type=peer_config, default=[],
+                    help="WIDTH:BATCH, the TensorFlow.js peer's sizes: nz 64, "
+                         "ngf = ndf = WIDTH (repeatable)")
     args = ap.parse_args(argv[1:])
     if args.iterations < 1 or args.threads < 1 or args.warmup < 0:
         ap.error("--iterations and --threads must be at least 1, --warmup at least 0")
@@ -100,8 +117,12 @@ def main(argv):
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{args.warmup} warm-up + {args.iterations} timed iterations per preset")
     print(RULE)
-    for name in args.preset or dcgan.PRESETS:
-        bench(name, args.threads, args.iterations, args.warmup)
+    runs = [(name, dcgan.PRESETS[name]) for name in args.preset or []]
+    runs += args.config
+    if not runs:
+        runs = [(name, sizes) for name, sizes in dcgan.PRESETS.items()]
+    for name, sizes in runs:
+        bench(name, sizes, args.iterations, args.warmup)
 
 
 if __name__ == "__main__":
