@@ -46,6 +46,11 @@ struct BatchNormParams {
     accumulate: u32,
     // Per-channel kernels: lanes that share a channel's sums.
     lanes: u32,
+    // batch_norm_normalize_act: 1 relu, 2 leaky relu with `slope`.
+    act: u32,
+    slope: f32,
+    _pad0: u32,
+    _pad1: u32,
 }
 
 // Sizes and hyper-parameters.
@@ -78,6 +83,8 @@ struct BatchNormParams {
 @group(0) @binding(13) var<storage, read_write> dbeta: array<f32>;
 // Halt flag [1] (see guard.wgsl): non-zero freezes the running statistics.
 @group(0) @binding(14) var<storage, read> halt: array<f32>;
+// The activation of y, batch_norm_normalize_act's second output [n, c, hw].
+@group(0) @binding(15) var<storage, read_write> act_out: array<f32>;
 
 /// Flat offset of the `pos`-th value (b * hw + s) of channel `ch`.
 fn channel_at(ch: u32, pos: u32) -> u32 {
@@ -169,11 +176,39 @@ fn batch_norm_normalize(
     @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
     let index = flat_index(wid, nwg, lid);
+    if index < p.n * p.c * p.hw {
+        y[index] = normalized(index);
+    }
+}
+
+/// Element `index` of x normalised, scaled and shifted.
+fn normalized(index: u32) -> f32 {
+    let ch = (index / p.hw) % p.c;
+    return (x[index] - mean[ch]) * invstd[ch] * gamma[ch] + beta[ch];
+}
+
+// y as batch_norm_normalize writes it, and also the activation that follows
+// the batch norm in the model: act_out = relu(y) or leaky_relu(y), with the
+// same expressions as activation.wgsl (so the values are the same bits),
+// in one pass instead of two. y is still stored: the activation's backward
+// pass reads it.
+@compute @workgroup_size(WG)
+fn batch_norm_normalize_act(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+    let index = flat_index(wid, nwg, lid);
     if index >= p.n * p.c * p.hw {
         return;
     }
-    let ch = (index / p.hw) % p.c;
-    y[index] = (x[index] - mean[ch]) * invstd[ch] * gamma[ch] + beta[ch];
+    let v = normalized(index);
+    y[index] = v;
+    if p.act == 1u {
+        act_out[index] = max(v, 0.0);
+    } else {
+        act_out[index] = select(v * p.slope, v, v > 0.0);
+    }
 }
 
 // Per channel: sum dy and sum dy * xhat into `sums`, and into dbeta, dgamma.

@@ -345,7 +345,12 @@ impl Network {
         input: &Tensor,
         mode: NormMode,
     ) -> Result<()> {
+        let mut fused = None;
         for (i, layer) in self.layers.iter().enumerate() {
+            if fused == Some(i) {
+                // Written with the batch norm before it.
+                continue;
+            }
             enc.set_scope(Some(self.scopes[i].clone()));
             let x = if i == 0 { input } else { &acts.outs[i - 1] };
             let y = &acts.outs[i];
@@ -359,7 +364,14 @@ impl Network {
                         }
                     }
                 }
-                Layer::Norm { bn } => bn.forward(enc, x, y, mode)?,
+                Layer::Norm { bn } => match self.layers.get(i + 1) {
+                    // Batch norm then relu or leaky relu: one pass writes both.
+                    Some(Layer::Act(act @ (Activation::Relu | Activation::LeakyRelu { .. }))) => {
+                        bn.forward_activated(enc, x, (y, *act, &acts.outs[i + 1]), mode)?;
+                        fused = Some(i + 1);
+                    }
+                    _ => bn.forward(enc, x, y, mode)?,
+                },
                 Layer::Act(act) => ops::activation_forward(enc, *act, x, y)?,
             }
         }

@@ -81,6 +81,8 @@ kernels! {
     BATCH_NORM_STATS = BATCH_NORM, "batch_norm.wgsl", "batch_norm_stats", [1, 5, 6, 7, 8, 14];
     BATCH_NORM_NORMALIZE =
         BATCH_NORM, "batch_norm.wgsl", "batch_norm_normalize", [1, 7, 8, 2, 3, 9];
+    BATCH_NORM_NORMALIZE_ACT =
+        BATCH_NORM, "batch_norm.wgsl", "batch_norm_normalize_act", [1, 7, 8, 2, 3, 9, 15];
     BATCH_NORM_BACKWARD_REDUCE =
         BATCH_NORM, "batch_norm.wgsl", "batch_norm_backward_reduce", [1, 4, 7, 8, 10, 12, 13];
     BATCH_NORM_BACKWARD_INPUT =

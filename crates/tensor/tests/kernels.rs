@@ -9,7 +9,7 @@ use webgan_tensor::ops::{
     self, Activation, AdamStep, Conv2d, ConvGeometry, ConvTranspose2d, Loss, NormMode, Philox,
     ReduceMap,
 };
-use webgan_tensor::GpuContext;
+use webgan_tensor::{GpuContext, Tensor};
 
 /// (n, c_in, c_out, h_in, w_in, k, stride, pad, out_pad): odd and
 /// non-square sizes, C_in != C_out both ways, stride 1 and 2, padding 0 and
@@ -560,4 +560,65 @@ fn matmul_matches_the_cpu_reference() {
             1e-5,
         );
     }
+}
+
+#[test]
+fn batch_norm_with_its_activation_equals_the_two_passes() {
+    let Some(ctx) = gpu() else { return };
+    let shape = [6, 5, 7, 7];
+    let count: usize = shape.iter().product();
+    let mut x_data = random(500, count, 2.0);
+    x_data[..3].copy_from_slice(&[0.0, -0.0, 1e-3]);
+    let gamma = random(501, 5, 1.0);
+    let beta = random(502, 5, 1.0);
+    let x = upload(ctx, &shape, &x_data, "x");
+    let bits = |t: &Tensor| {
+        pollster::block_on(t.read(ctx))
+            .unwrap()
+            .iter()
+            .map(|v| v.to_bits())
+            .collect::<Vec<_>>()
+    };
+    for act in [Activation::Relu, Activation::LeakyRelu { slope: 0.2 }] {
+        for mode in [NormMode::Train, NormMode::Eval] {
+            // Two layers with the same state: one runs the two passes, the
+            // other the fused one.
+            let layers = [0, 1].map(|_| {
+                let bn = ops::BatchNorm2d::new(ctx, 5, "bn").unwrap();
+                for (tensor, data) in [(&bn.gamma, &gamma), (&bn.beta, &beta)] {
+                    let data: Vec<f32> = data.iter().map(|&v| v as f32).collect();
+                    tensor.write(ctx, &data).unwrap();
+                }
+                bn
+            });
+            let outs: Vec<Tensor> = (0..4)
+                .map(|i| zeros(ctx, &shape, &format!("out{i}")))
+                .collect();
+            run(ctx, |enc| {
+                layers[0].forward(enc, &x, &outs[0], mode)?;
+                ops::activation_forward(enc, act, &outs[0], &outs[1])?;
+                layers[1].forward_activated(enc, &x, (&outs[2], act, &outs[3]), mode)
+            });
+            let what = format!("{act:?} {mode:?}");
+            assert_eq!(bits(&outs[2]), bits(&outs[0]), "{what}: batch norm output");
+            assert_eq!(bits(&outs[3]), bits(&outs[1]), "{what}: activation");
+            assert_eq!(
+                bits(&layers[1].running_mean),
+                bits(&layers[0].running_mean),
+                "{what}: running mean"
+            );
+            assert!(
+                bits(&outs[1]).iter().any(|&b| b != 0),
+                "{what}: not all zero"
+            );
+        }
+    }
+    let bn = ops::BatchNorm2d::new(ctx, 5, "bn").unwrap();
+    let (y, a) = (zeros(ctx, &shape, "y"), zeros(ctx, &shape, "a"));
+    let mut enc = webgan_tensor::Encoder::new(ctx);
+    let refused = bn.forward_activated(&mut enc, &x, (&y, Activation::Tanh, &a), NormMode::Train);
+    assert!(refused.is_err(), "tanh is not fused");
+    assert!(enc.is_empty(), "nothing recorded for a refused call");
+    let same = bn.forward_activated(&mut enc, &x, (&y, Activation::Relu, &y), NormMode::Train);
+    assert!(same.is_err(), "the activation needs its own buffer");
 }

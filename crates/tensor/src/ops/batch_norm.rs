@@ -1,6 +1,6 @@
 //! BatchNorm2d: its tensors, forward and backward (`shaders/batch_norm.wgsl`).
 
-use super::{check_distinct, check_rank, check_shape, to_u32, Halt};
+use super::{check_distinct, check_rank, check_shape, to_u32, Activation, Halt};
 use crate::context::GpuContext;
 use crate::encoder::Encoder;
 use crate::error::{Result, TensorError};
@@ -20,6 +20,12 @@ pub struct BatchNormParams {
     pub accumulate: u32,
     /// Per-channel kernels: lanes sharing each channel's sums.
     pub lanes: u32,
+    /// `batch_norm_normalize_act`: 1 relu, 2 leaky relu.
+    pub act: u32,
+    /// Leaky relu's negative slope.
+    pub slope: f32,
+    pub _pad0: u32,
+    pub _pad1: u32,
 }
 
 /// Which statistics a batch-norm pass normalises with.
@@ -145,11 +151,75 @@ impl BatchNorm2d {
     pub fn forward(&self, enc: &mut Encoder, x: &Tensor, y: &Tensor, mode: NormMode) -> Result<()> {
         const OP: &str = "batch_norm_forward";
         let params = self.params(OP, x, mode, false)?;
-        check_shape(OP, "output", y, x.shape())?;
-        check_distinct(OP, x, y)?;
+        self.record_stats(enc, OP, &params, (x, y), mode)?;
+        let normalize = [x, &self.mean, &self.invstd, &self.gamma, &self.beta, y];
+        enc.dispatch_flat(shaders::BATCH_NORM_NORMALIZE, &params, &normalize, x.len())
+    }
+
+    /// Records the forward pass into `y` and, in the same pass over the
+    /// values, the activation that follows into `act_y`: `act_y = act(y)`,
+    /// the same values as [`crate::ops::activation_forward`] would give,
+    /// with one dispatch and one read of `y` fewer. `y` is still written
+    /// (the activation's backward pass reads it).
+    ///
+    /// # Errors
+    ///
+    /// As [`BatchNorm2d::forward`]; an activation other than relu or leaky
+    /// relu; `act_y` of another shape or sharing a buffer with `x` or `y`.
+    pub fn forward_activated(
+        &self,
+        enc: &mut Encoder,
+        x: &Tensor,
+        (y, act, act_y): (&Tensor, Activation, &Tensor),
+        mode: NormMode,
+    ) -> Result<()> {
+        const OP: &str = "batch_norm_forward_activated";
+        let mut params = self.params(OP, x, mode, false)?;
+        (params.act, params.slope) = match act {
+            Activation::Relu => (1, 0.0),
+            Activation::LeakyRelu { slope } => (2, slope),
+            other => {
+                return Err(TensorError::InvalidArgument {
+                    op: OP,
+                    message: format!("fuses relu and leaky relu only, not {other:?}"),
+                })
+            }
+        };
+        check_shape(OP, "activation output", act_y, x.shape())?;
+        check_distinct(OP, x, act_y)?;
+        check_distinct(OP, y, act_y)?;
+        self.record_stats(enc, OP, &params, (x, y), mode)?;
+        let normalize = [
+            x,
+            &self.mean,
+            &self.invstd,
+            &self.gamma,
+            &self.beta,
+            y,
+            act_y,
+        ];
+        enc.dispatch_flat(
+            shaders::BATCH_NORM_NORMALIZE_ACT,
+            &params,
+            &normalize,
+            x.len(),
+        )
+    }
+
+    /// Checks `y` against `x` and records the statistics pass.
+    fn record_stats(
+        &self,
+        enc: &mut Encoder,
+        op: &'static str,
+        params: &BatchNormParams,
+        (x, y): (&Tensor, &Tensor),
+        mode: NormMode,
+    ) -> Result<()> {
+        check_shape(op, "output", y, x.shape())?;
+        check_distinct(op, x, y)?;
         if mode.uses_batch() && params.n * params.hw < 2 {
             return Err(TensorError::InvalidArgument {
-                op: OP,
+                op,
                 message: format!(
                     "batch statistics need more than one value per channel, got shape {:?}",
                     x.shape()
@@ -166,9 +236,7 @@ impl BatchNorm2d {
             self.halt.tensor(),
         ];
         let groups = channel_groups(self.channels, params.lanes);
-        enc.dispatch_groups(shaders::BATCH_NORM_STATS, &params, &stats, groups)?;
-        let normalize = [x, &self.mean, &self.invstd, &self.gamma, &self.beta, y];
-        enc.dispatch_flat(shaders::BATCH_NORM_NORMALIZE, &params, &normalize, x.len())
+        enc.dispatch_groups(shaders::BATCH_NORM_STATS, params, &stats, groups)
     }
 
     /// Records dx, and dgamma and dbeta (added to what they hold with
@@ -237,6 +305,10 @@ impl BatchNorm2d {
             momentum: self.momentum,
             accumulate: accumulate as u32,
             lanes: channel_lanes(n * h * w),
+            act: 0,
+            slope: 0.0,
+            _pad0: 0,
+            _pad1: 0,
         })
     }
 }
