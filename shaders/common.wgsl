@@ -9,7 +9,8 @@
 //     index = (workgroup_id.y * num_workgroups.x + workgroup_id.x) * WG
 //             + local_invocation_id.x
 // recovers the flat element index. Reduction kernels run one workgroup per
-// output element and use `group_index` (the same fold without the lane).
+// output element (batch norm's, several channels per workgroup: see
+// batch_norm.wgsl) and use `group_index` (the same fold without the lane).
 
 /// Flat invocation index of a (possibly folded) 1-D grid.
 fn flat_index(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>) -> u32 {
