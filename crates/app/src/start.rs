@@ -5,12 +5,12 @@
 use leptos::prelude::*;
 use webgan::data::Dataset;
 use webgan::{Hyper, Preset, Trainer};
-use webgan_tensor::GpuContext;
+use webgan_tensor::{kernel_shares, GpuContext, KernelShare};
 
 use crate::report::{AdapterReport, Probe};
 use crate::run::{Session, MNIST_URL};
 use crate::settings::{self, BenchModel, Settings};
-use crate::ui::{browser_adapter_info, BenchRow, KernelRow, Phase, Ui};
+use crate::ui::{browser_adapter_info, BenchRow, Phase, Ui};
 use crate::web;
 
 /// Timed iterations per preset in `?bench`, unless `?bench=N` says.
@@ -227,7 +227,7 @@ async fn kernel_rows(
     ctx: &GpuContext,
     trainer: &mut Trainer,
     iterations: usize,
-) -> Result<Vec<KernelRow>, webgan::GanError> {
+) -> Result<Vec<KernelShare>, webgan::GanError> {
     if !ctx.time_kernels(true) {
         return Ok(Vec::new());
     }
@@ -245,17 +245,5 @@ async fn kernel_rows(
         web::sleep(20).await;
         times = ctx.kernel_times();
     }
-    let (times, _) = times;
-    let gpu_ms: f64 = times.iter().map(|t| t.total_ms).sum();
-    let per = iterations as f64;
-    Ok(times
-        .into_iter()
-        .map(|t| KernelRow {
-            scope: t.scope,
-            kernel: t.kernel.to_string(),
-            per_iteration: t.dispatches as f64 / per,
-            ms: t.total_ms / per,
-            share: 100.0 * t.total_ms / gpu_ms.max(f64::MIN_POSITIVE),
-        })
-        .collect())
+    Ok(kernel_shares(times.0, iterations))
 }

@@ -10,6 +10,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use webgan::data::Dataset;
 use webgan::{GanLoss, Hyper, Preset, StepMetrics};
+use webgan_tensor::KernelShare;
 
 use crate::chart;
 use crate::report::{self, AdapterReport, BrowserAdapterInfo, MemoryReport, Probe};
@@ -158,22 +159,7 @@ pub struct BenchRow {
     pub gflops: f64,
     /// Where the GPU time goes, slowest first, from timestamp queries
     /// (empty where the adapter has none).
-    pub kernels: Vec<KernelRow>,
-}
-
-/// One (layer, kernel) line of a `?bench` model's per-kernel table.
-#[derive(Clone, Debug, PartialEq)]
-pub struct KernelRow {
-    /// The layer or step, e.g. `D.2 conv`, `G adam`.
-    pub scope: String,
-    /// The kernel's entry point.
-    pub kernel: String,
-    /// Dispatches per iteration.
-    pub per_iteration: f64,
-    /// GPU milliseconds per iteration.
-    pub ms: f64,
-    /// Share of the iteration's GPU time, in percent.
-    pub share: f64,
+    pub kernels: Vec<KernelShare>,
 }
 
 /// A message for the person: an error or a note.

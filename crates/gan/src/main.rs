@@ -22,7 +22,7 @@ mod native {
     use indicatif::{ProgressBar, ProgressStyle};
     use webgan::data::{bundled_mnist, Dataset};
     use webgan::{picture, GanError, GanLoss, Hyper, ModelConfig, Preset, StepMetrics, Trainer};
-    use webgan_tensor::{Encoder, GpuContext};
+    use webgan_tensor::{kernel_shares, Encoder, GpuContext};
 
     #[derive(Parser)]
     #[command(
@@ -692,48 +692,32 @@ mod native {
         }
         pollster::block_on(trainer.flush())?;
         ctx.time_kernels(false);
-        let times = loop {
-            match ctx.kernel_times() {
-                (times, 0) => break times,
-                _ => {
-                    ctx.device()
-                        .poll(wgpu::PollType::wait_indefinitely())
-                        .map_err(|e| GanError::Gpu(e.to_string()))?;
-                }
-            }
-        };
-        let per_iter = |ms: f64| ms / iterations as f64;
-        let gpu_ms: f64 = times.iter().map(|t| t.total_ms).sum();
+        let shares = kernel_shares(ctx.wait_kernel_times()?, iterations);
+        let gpu_ms: f64 = shares.iter().map(|k| k.ms).sum();
+        let dispatches: f64 = shares.iter().map(|k| k.per_iteration).sum();
         println!(
-            "    GPU time per iteration, from timestamps around each of its {} kernels \
-             ({iterations} iterations, each kernel in a pass of its own): {:.1} ms of the \
-             {wall_ms:.1} ms wall median",
-            times.iter().map(|t| t.dispatches).sum::<u64>() / iterations as u64,
-            per_iter(gpu_ms)
+            "    GPU time per iteration, from timestamps around each of its {dispatches:.0} \
+             kernels ({iterations} iterations, each kernel in a pass of its own): {gpu_ms:.1} \
+             ms of the {wall_ms:.1} ms wall median"
         );
         println!(
             "    {:<16} {:<34} {:>9} {:>9} {:>7}",
             "scope", "kernel", "per iter", "ms", "share"
         );
-        for t in times.iter().take(ROWS) {
+        for k in shares.iter().take(ROWS) {
             println!(
                 "    {:<16} {:<34} {:>9.1} {:>9.2} {:>6.1}%",
-                t.scope,
-                t.kernel,
-                t.dispatches as f64 / iterations as f64,
-                per_iter(t.total_ms),
-                100.0 * t.total_ms / gpu_ms
+                k.scope, k.kernel, k.per_iteration, k.ms, k.share
             );
         }
-        if times.len() > ROWS {
-            let rest = &times[ROWS..];
-            let rest_ms: f64 = rest.iter().map(|t| t.total_ms).sum();
+        if shares.len() > ROWS {
+            let rest = &shares[ROWS..];
             println!(
                 "    {:<51} {:>9} {:>9.2} {:>6.1}%",
                 format!("{} more (scope, kernel) pairs", rest.len()),
                 "",
-                per_iter(rest_ms),
-                100.0 * rest_ms / gpu_ms
+                rest.iter().map(|k| k.ms).sum::<f64>(),
+                rest.iter().map(|k| k.share).sum::<f64>()
             );
         }
         Ok(())

@@ -183,12 +183,7 @@ fn median_ms(
         }
         ctx.time_kernels(false);
         if timed {
-            let kernels = loop {
-                match ctx.kernel_times() {
-                    (kernels, 0) => break kernels,
-                    _ => wait().expect("device poll"),
-                }
-            };
+            let kernels = ctx.wait_kernel_times()?;
             gpu_times.push(kernels.iter().map(|k| k.total_ms).sum());
         }
     }

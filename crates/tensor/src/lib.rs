@@ -64,7 +64,7 @@ pub use encoder::Encoder;
 pub use error::{Result, TensorError};
 pub use memory::{BufferStats, GpuBuffer};
 pub use tensor::{Shape, Tensor};
-pub use timing::KernelTime;
+pub use timing::{kernel_shares, KernelShare, KernelTime};
 
 /// Invocations per workgroup for every kernel; the WGSL constant `WG`.
 pub const WORKGROUP_SIZE: u32 = 256;

@@ -40,6 +40,38 @@ pub struct KernelTime {
     pub total_ms: f64,
 }
 
+/// One line of a per-kernel table: a [`KernelTime`] per training iteration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KernelShare {
+    /// As [`KernelTime::scope`].
+    pub scope: String,
+    /// As [`KernelTime::kernel`].
+    pub kernel: &'static str,
+    /// Dispatches per iteration.
+    pub per_iteration: f64,
+    /// GPU milliseconds per iteration.
+    pub ms: f64,
+    /// Share of all the GPU time timed, in percent.
+    pub share: f64,
+}
+
+/// The totals of `iterations` timed iterations, per iteration and as shares
+/// of their sum, in the same order.
+pub fn kernel_shares(times: Vec<KernelTime>, iterations: usize) -> Vec<KernelShare> {
+    let total_ms: f64 = times.iter().map(|t| t.total_ms).sum();
+    let per = iterations as f64;
+    times
+        .into_iter()
+        .map(|t| KernelShare {
+            scope: t.scope,
+            kernel: t.kernel,
+            per_iteration: t.dispatches as f64 / per,
+            ms: t.total_ms / per,
+            share: 100.0 * t.total_ms / total_ms.max(f64::MIN_POSITIVE),
+        })
+        .collect()
+}
+
 /// A dispatch's label: (scope, kernel entry point).
 pub(crate) type Label = (Arc<str>, &'static str);
 
@@ -199,5 +231,38 @@ impl GpuContext {
                 .then_with(|| (&a.scope, a.kernel).cmp(&(&b.scope, b.kernel)))
         });
         (times, self.timer.pending.load(Ordering::Relaxed))
+    }
+
+    /// Natively: waits for the device until every timed submission has
+    /// reported, then returns the totals as [`GpuContext::kernel_times`].
+    /// (In a browser the timestamps arrive on the event loop by themselves.)
+    ///
+    /// # Errors
+    ///
+    /// [`crate::TensorError::Readback`] when the device cannot be polled, or when
+    /// timestamps are still missing after it has finished all its work.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn wait_kernel_times(&self) -> crate::Result<Vec<KernelTime>> {
+        let failed = |reason: String| crate::TensorError::Readback {
+            label: "webgan.timestamps".into(),
+            reason,
+        };
+        // A poll that waits for all submitted work also runs the map
+        // callbacks of what it finished; a second covers a map requested
+        // while the first ran.
+        for _ in 0..2 {
+            if let (times, 0) = self.kernel_times() {
+                return Ok(times);
+            }
+            self.device
+                .poll(wgpu::PollType::wait_indefinitely())
+                .map_err(|e| failed(e.to_string()))?;
+        }
+        match self.kernel_times() {
+            (times, 0) => Ok(times),
+            (_, pending) => Err(failed(format!(
+                "{pending} timed submissions did not report after the device went idle"
+            ))),
+        }
     }
 }

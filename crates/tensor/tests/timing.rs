@@ -11,16 +11,8 @@ use webgan_tensor::{Encoder, GpuContext, Tensor};
 
 /// Waits until every timed submission has reported.
 fn settle(ctx: &GpuContext) -> Vec<webgan_tensor::KernelTime> {
-    for _ in 0..100 {
-        let (times, pending) = ctx.kernel_times();
-        if pending == 0 {
-            return times;
-        }
-        ctx.device()
-            .poll(wgpu::PollType::wait_indefinitely())
-            .expect("poll");
-    }
-    panic!("timed submissions never reported");
+    ctx.wait_kernel_times()
+        .expect("timed submissions report once the device is idle")
 }
 
 #[test]
