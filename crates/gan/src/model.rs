@@ -3,10 +3,10 @@
 //! are the `state_dict()` keys (`main.3.weight`, `main.4.running_mean`).
 
 use std::sync::Arc;
+
 use webgan_tensor::ops::{
     self, Activation, AdamStep, BatchNorm2d, Conv2d, ConvTranspose2d, Halt, NormMode, Philox,
 };
-
 use webgan_tensor::{Encoder, GpuContext, Tensor};
 
 use crate::config::{ModelConfig, IMAGE_SIZE, NC};
@@ -345,9 +345,8 @@ impl Network {
         input: &Tensor,
         mode: NormMode,
     ) -> Result<()> {
-        let mut fused = None;
         for (i, layer) in self.layers.iter().enumerate() {
-            if fused == Some(i) {
+            if self.fused_with_norm(i).is_some() {
                 // Written with the batch norm before it.
                 continue;
             }
@@ -364,13 +363,10 @@ impl Network {
                         }
                     }
                 }
-                Layer::Norm { bn } => match self.layers.get(i + 1) {
+                Layer::Norm { bn } => match self.fused_with_norm(i + 1) {
                     // Batch norm then relu or leaky relu: one pass writes both.
-                    Some(Layer::Act(act @ (Activation::Relu | Activation::LeakyRelu { .. }))) => {
-                        bn.forward_activated(enc, x, (y, *act, &acts.outs[i + 1]), mode)?;
-                        fused = Some(i + 1);
-                    }
-                    _ => bn.forward(enc, x, y, mode)?,
+                    Some(act) => bn.forward_activated(enc, x, (y, act, &acts.outs[i + 1]), mode)?,
+                    None => bn.forward(enc, x, y, mode)?,
                 },
                 Layer::Act(act) => ops::activation_forward(enc, *act, x, y)?,
             }
@@ -382,6 +378,20 @@ impl Network {
             }
         }
         Ok(())
+    }
+
+    /// Layer `i`'s activation when the forward pass computes it together
+    /// with the batch norm just before it (relu or leaky relu after a
+    /// batch norm: see `BatchNorm2d::forward_activated`).
+    fn fused_with_norm(&self, i: usize) -> Option<Activation> {
+        let before = i.checked_sub(1).and_then(|j| self.layers.get(j));
+        match (before, self.layers.get(i)) {
+            (
+                Some(Layer::Norm { .. }),
+                Some(Layer::Act(act @ (Activation::Relu | Activation::LeakyRelu { .. }))),
+            ) => Some(*act),
+            _ => None,
+        }
     }
 
     /// Records the backward pass for the forward pass last recorded with
