@@ -463,14 +463,20 @@ fn conv2d_backward_weight_lane(
 /// Stores (or adds, with `accumulate`) tile[j][i] at dw[co0 + j, t0 + i],
 /// skipping the taps and channels past the end.
 fn store_weight_tile(tile: mat4x4<f32>, t0: u32, co0: u32) {
-    let taps = p.c_in * p.k_h * p.k_w;
     for (var j = 0u; j < 4u; j++) {
         for (var i = 0u; i < 4u; i++) {
-            if t0 + i < taps && co0 + j < p.c_out {
-                let at = (co0 + j) * taps + t0 + i;
-                dw[at] = select(0.0, dw[at], p.accumulate != 0u) + tile[j][i];
-            }
+            store_dw(t0 + i, co0 + j, tile[j][i]);
         }
+    }
+}
+
+/// Stores (or adds, with `accumulate`) `value` at dw[co, t], unless tap t
+/// or channel co is past the end (a partial block's clamped rows).
+fn store_dw(t: u32, co: u32, value: f32) {
+    let taps = p.c_in * p.k_h * p.k_w;
+    if t < taps && co < p.c_out {
+        let at = co * taps + t;
+        dw[at] = select(0.0, dw[at], p.accumulate != 0u) + value;
     }
 }
 
@@ -543,9 +549,7 @@ fn store_weight_sum(block: u32, tile: u32, e: u32, tap_blocks: u32, blocks: u32)
     }
     let t = block % tap_blocks * BLOCK + tile / 2u * 4u + e % 4u;
     let co = block / tap_blocks * BLOCK + tile % 2u * 4u + e / 4u;
-    let taps = p.c_in * p.k_h * p.k_w;
-    if block < blocks && t < taps && co < p.c_out {
-        let at = co * taps + t;
-        dw[at] = select(0.0, dw[at], p.accumulate != 0u) + total;
+    if block < blocks {
+        store_dw(t, co, total);
     }
 }
