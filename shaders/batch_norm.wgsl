@@ -123,14 +123,14 @@ fn batch_norm_stats(
     for (var pos = lane; pos < m; pos += p.lanes) {
         shifted += x[channel_at(ch, pos)] - shift;
     }
-    let batch_mean = shift + channel_sum(lid.x, shifted) / f32(m);
+    let batch_mean = shift + group_sum(lid.x, shifted, p.lanes) / f32(m);
 
     var squares = 0.0;
     for (var pos = lane; pos < m; pos += p.lanes) {
         let centred = x[channel_at(ch, pos)] - batch_mean;
         squares += centred * centred;
     }
-    let sum_squares = channel_sum(lid.x, squares);
+    let sum_squares = group_sum(lid.x, squares, p.lanes);
 
     if stores {
         // Biased variance normalises; the unbiased one feeds the running
@@ -148,24 +148,6 @@ fn batch_norm_stats(
         running_mean[ch] = (1.0 - p.momentum) * running_mean[ch] + p.momentum * batch_mean;
         running_var[ch] = (1.0 - p.momentum) * running_var[ch] + p.momentum * unbiased;
     }
-}
-
-/// Sums `value` over the `p.lanes` lanes that share `lane`'s channel (a
-/// tree in workgroup memory, log2(lanes) barriers); each of them gets the
-/// total. Must be called from uniform control flow by every lane.
-fn channel_sum(lane: u32, value: f32) -> f32 {
-    partial[lane] = value;
-    workgroupBarrier();
-    let sub = lane % p.lanes;
-    for (var width = p.lanes / 2u; width > 0u; width = width / 2u) {
-        if sub < width {
-            partial[lane] = partial[lane] + partial[lane + width];
-        }
-        workgroupBarrier();
-    }
-    let total = partial[lane - sub];
-    workgroupBarrier();
-    return total;
 }
 
 // y = (x - mean) * invstd * gamma + beta, one invocation per element.
@@ -236,8 +218,8 @@ fn batch_norm_backward_reduce(
         sum_dy += dy[at];
         sum_dy_xhat += dy[at] * (x[at] - channel_mean) * channel_invstd;
     }
-    let total_dy = channel_sum(lid.x, sum_dy);
-    let total_dy_xhat = channel_sum(lid.x, sum_dy_xhat);
+    let total_dy = group_sum(lid.x, sum_dy, p.lanes);
+    let total_dy_xhat = group_sum(lid.x, sum_dy_xhat, p.lanes);
 
     if lane == 0u && first + lid.x / p.lanes < p.c {
         let keep = p.accumulate != 0u;

@@ -63,15 +63,26 @@ var<workgroup> partial: array<f32, WG>;
 ///
 /// Must be called from uniform control flow by all lanes of the workgroup.
 fn workgroup_sum(lane: u32, value: f32) -> f32 {
+    return group_sum(lane, value, WG);
+}
+
+/// Sums `value` over each group of `lanes` consecutive lanes (a power of
+/// two dividing WG; a tree in workgroup memory, log2(lanes) barriers);
+/// every lane gets its group's total.
+///
+/// Must be called from uniform control flow by all lanes of the workgroup,
+/// with the same `lanes`.
+fn group_sum(lane: u32, value: f32, lanes: u32) -> f32 {
     partial[lane] = value;
     workgroupBarrier();
-    for (var width = WG / 2u; width > 0u; width = width / 2u) {
-        if lane < width {
+    let sub = lane % lanes;
+    for (var width = lanes / 2u; width > 0u; width = width / 2u) {
+        if sub < width {
             partial[lane] = partial[lane] + partial[lane + width];
         }
         workgroupBarrier();
     }
-    let total = partial[0];
+    let total = partial[lane - sub];
     workgroupBarrier();
     return total;
 }
