@@ -17,11 +17,15 @@
 //! two per multiply-add of the forward pass, padding taps included; each
 //! backward pass does the same amount of work.
 //!
-//! After the convolutions it times a matrix product (`ops::matmul`, each
-//! invocation an 8 x 8 block fed by contiguous vec4 loads) at a few sizes,
-//! and the last column gives each pass's GFLOP/s as a fraction of the best
-//! of them: the convolutions against the best plain matmul we have for the
-//! same adapter, measured in the same run.
+//! The yardstick is a matrix product (`ops::matmul`, each invocation an
+//! 8 x 8 block fed by contiguous vec4 loads), timed first at a few sizes
+//! (the matmul rows). The size that ran fastest is then run again right
+//! after every sample of every convolution pass, and the last column is the
+//! median over the samples of the pass's GFLOP/s divided by that matmul's
+//! in the same sample: the convolutions against the best plain matmul we
+//! have for the same adapter, each measured within milliseconds of the
+//! other. (This machine's speed drifts by half within minutes; ratios of
+//! medians taken a minute apart moved with it.)
 //!
 //! On Linux a second column gives the CPU time all the process's threads
 //! spent per sample (from `/proc/self/task/*/schedstat`). A software adapter
@@ -152,52 +156,80 @@ fn cpu_ns() -> Option<u64> {
     Some(total)
 }
 
-/// Median wall, CPU and GPU milliseconds of `samples` runs (CPU `None`
-/// where unknown, GPU `None` without timestamp queries).
-fn median_ms(
+/// Wall, CPU and GPU milliseconds of one run of `run` (CPU `None` where
+/// unknown, GPU `None` without timestamp queries).
+fn sample_ms(
+    ctx: &GpuContext,
+    run: &mut impl FnMut() -> Result<()>,
+) -> Result<(f64, Option<f64>, Option<f64>)> {
+    // Timing on (it clears the totals) for this sample's dispatch only.
+    let timed = ctx.time_kernels(true);
+    let (start, cpu_start) = (Instant::now(), cpu_ns());
+    run()?;
+    wait(ctx);
+    let wall = start.elapsed().as_secs_f64() * 1e3;
+    let cpu = cpu_start
+        .zip(cpu_ns())
+        .map(|(begin, end)| end.saturating_sub(begin) as f64 / 1e6);
+    ctx.time_kernels(false);
+    let gpu = if timed {
+        let kernels = ctx.wait_kernel_times()?;
+        Some(kernels.iter().map(|k| k.total_ms).sum())
+    } else {
+        None
+    };
+    Ok((wall, cpu, gpu))
+}
+
+fn wait(ctx: &GpuContext) {
+    ctx.device()
+        .poll(wgpu::PollType::wait_indefinitely())
+        .expect("device poll");
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied()
+}
+
+/// Median milliseconds of `samples` runs of a pass after two warm-up runs
+/// and, with a `yardstick` (the matmul and its FLOPs), the median over the
+/// samples of the pass's GFLOP/s divided by the matmul's, each sample's
+/// matmul run right after the pass: this machine's speed drifts within
+/// seconds, and a ratio of neighbours drifts far less than a ratio of
+/// medians taken apart.
+fn measure(
     ctx: &GpuContext,
     samples: usize,
+    flops: f64,
     mut run: impl FnMut() -> Result<()>,
-) -> Result<(f64, Option<f64>, Option<f64>)> {
-    let wait = || {
-        ctx.device()
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map(|_| ())
-    };
+    mut yardstick: Option<(f64, &mut dyn FnMut() -> Result<()>)>,
+) -> Result<(Row, Option<f64>)> {
     for _ in 0..2 {
         run()?;
-        wait().expect("device poll");
+        wait(ctx);
     }
-    let mut times = Vec::with_capacity(samples);
-    let mut cpu_times = Vec::with_capacity(samples);
-    let mut gpu_times = Vec::with_capacity(samples);
+    let (mut walls, mut cpus, mut gpus, mut ratios) = (vec![], vec![], vec![], vec![]);
     for _ in 0..samples {
-        // Timing on (it clears the totals) for this sample's dispatch only.
-        let timed = ctx.time_kernels(true);
-        let (start, cpu_start) = (Instant::now(), cpu_ns());
-        run()?;
-        wait().expect("device poll");
-        times.push(start.elapsed().as_secs_f64() * 1e3);
-        if let (Some(begin), Some(end)) = (cpu_start, cpu_ns()) {
-            cpu_times.push(end.saturating_sub(begin) as f64 / 1e6);
-        }
-        ctx.time_kernels(false);
-        if timed {
-            let kernels = ctx.wait_kernel_times()?;
-            gpu_times.push(kernels.iter().map(|k| k.total_ms).sum());
+        let (wall, cpu, gpu) = sample_ms(ctx, &mut run)?;
+        walls.push(wall);
+        cpus.extend(cpu);
+        gpus.extend(gpu);
+        if let Some((mm_flops, mm)) = yardstick.as_mut() {
+            let (mm_wall, _, mm_gpu) = sample_ms(ctx, mm)?;
+            ratios.push((flops / gpu.unwrap_or(wall)) / (*mm_flops / mm_gpu.unwrap_or(mm_wall)));
         }
     }
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v.get(v.len() / 2).copied()
+    let all = |v: Vec<f64>| (v.len() == samples).then(|| median(v)).flatten();
+    let row = Row {
+        layer: String::new(),
+        pass: String::new(),
+        flops,
+        ms: median(walls).expect("at least one sample"),
+        cpu_ms: all(cpus),
+        gpu_ms: all(gpus),
     };
-    let cpu = (cpu_times.len() == samples)
-        .then(|| median(cpu_times))
-        .flatten();
-    let gpu = (gpu_times.len() == samples)
-        .then(|| median(gpu_times))
-        .flatten();
-    Ok((median(times).expect("at least one sample"), cpu, gpu))
+    Ok((row, median(ratios)))
 }
 
 /// The value after `--name` on the command line.
@@ -250,6 +282,37 @@ fn main() -> Result<()> {
         "layer", "pass", "MFLOP", "ms", "cpu ms", "gpu ms", "GFLOP/s", "/ matmul"
     );
 
+    // The yardstick first: the same adapter's plain matrix product at a few
+    // sizes; the best of them is run again beside every convolution sample.
+    // The last size is not counted in the best: D.8's shape (64 images, one
+    // output padded to 8, 2,048 taps), to show what a kernel this small
+    // gets out of the adapter at all.
+    let d8 = (64, 8, 2048);
+    let mut matmuls = Vec::new();
+    for (m, n, k) in [(256, 256, 256), (512, 512, 512), (1024, 128, 512), d8] {
+        let a = Tensor::from_slice(&ctx, &[k, m], &vec![0.5; k * m], "a")?;
+        let b = Tensor::from_slice(&ctx, &[k, n], &vec![0.25; k * n], "b")?;
+        let c = Tensor::zeros(&ctx, &[m, n], "c")?;
+        let flops = 2.0 * (m * n * k) as f64;
+        let owned = ctx.clone();
+        let mut run = move || {
+            let mut enc = Encoder::new(&owned);
+            ops::matmul(&mut enc, &a, &b, &c)?;
+            enc.submit();
+            Ok(())
+        };
+        let (mut row, _) = measure(&ctx, samples, flops, &mut run, None)?;
+        (row.layer, row.pass) = ("matmul".into(), format!("{m}x{n}x{k}"));
+        matmuls.push(((m, n, k) != d8, row, run));
+    }
+    let gflops = |row: &Row| row.flops / row.gpu_ms.unwrap_or(row.ms) / 1e6;
+    let (best_matmul, best_flops, best_run) = matmuls
+        .iter_mut()
+        .filter(|(counted, ..)| *counted)
+        .map(|(_, row, run)| (gflops(row), row.flops, run))
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .expect("three matmul sizes");
+
     let (mut total_ms, mut total_cpu_ms, mut total_gpu_ms) = (0.0, Some(0.0), Some(0.0));
     let mut rows = Vec::new();
     for layer in layers(batch, nz, nf, nf) {
@@ -276,89 +339,51 @@ fn main() -> Result<()> {
             if !format!("{} {pass_name}", layer.name).contains(&only) {
                 continue;
             }
-            let (ms, cpu_ms, gpu_ms) = median_ms(&ctx, samples, || {
+            let run = || {
                 let mut enc = Encoder::new(&ctx);
                 record(&mut enc, &layer, pass, &tensors)?;
                 enc.submit();
                 Ok(())
-            })?;
-            total_ms += ms;
-            total_gpu_ms = total_gpu_ms.zip(gpu_ms).map(|(a, b)| a + b);
-            total_cpu_ms = total_cpu_ms.zip(cpu_ms).map(|(a, b)| a + b);
-            rows.push(Row {
-                layer: layer.name.to_string(),
-                pass: pass_name.to_string(),
-                flops: g.flops(),
-                ms,
-                cpu_ms,
-                gpu_ms,
-            });
+            };
+            let yardstick: (f64, &mut dyn FnMut() -> Result<()>) = (best_flops, &mut *best_run);
+            let (mut row, ratio) = measure(&ctx, samples, g.flops(), run, Some(yardstick))?;
+            total_ms += row.ms;
+            total_gpu_ms = total_gpu_ms.zip(row.gpu_ms).map(|(a, b)| a + b);
+            total_cpu_ms = total_cpu_ms.zip(row.cpu_ms).map(|(a, b)| a + b);
+            (row.layer, row.pass) = (layer.name.to_string(), pass_name.to_string());
+            rows.push((row, ratio.expect("a ratio per sample")));
         }
     }
-    // The yardstick: the same adapter's plain matrix product.
-    let mut best_matmul: f64 = 0.0;
-    // The last, not counted in the best: D.8's shape (64 images, one
-    // output padded to 8, 2,048 taps), to show what a kernel this small
-    // gets out of the adapter at all.
-    let d8 = (64, 8, 2048);
-    for (m, n, k) in [(256, 256, 256), (512, 512, 512), (1024, 128, 512), d8] {
-        let name = format!("{m}x{n}x{k}");
-        let a = Tensor::from_slice(&ctx, &[k, m], &vec![0.5; k * m], "a")?;
-        let b = Tensor::from_slice(&ctx, &[k, n], &vec![0.25; k * n], "b")?;
-        let c = Tensor::zeros(&ctx, &[m, n], "c")?;
-        let (ms, cpu_ms, gpu_ms) = median_ms(&ctx, samples, || {
-            let mut enc = Encoder::new(&ctx);
-            ops::matmul(&mut enc, &a, &b, &c)?;
-            enc.submit();
-            Ok(())
-        })?;
-        let flops = 2.0 * (m * n * k) as f64;
-        if (m, n, k) != d8 {
-            best_matmul = best_matmul.max(flops / gpu_ms.unwrap_or(ms) / 1e6);
-        }
-        rows.push(Row {
-            layer: "matmul".into(),
-            pass: name,
-            flops,
-            ms,
-            cpu_ms,
-            gpu_ms,
-        });
+    for (_, row, _) in matmuls {
+        let ratio = gflops(&row) / best_matmul;
+        rows.push((row, ratio));
     }
-    let gflops = |row: &Row| row.flops / row.gpu_ms.unwrap_or(row.ms) / 1e6;
-    for row in &rows {
-        let gflops = gflops(row);
-        let ratio = if best_matmul > 0.0 {
-            format!("{:.2}", gflops / best_matmul)
-        } else {
-            "-".into()
-        };
-        let or_dash = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.2}"));
+    let or_dash = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.2}"));
+    for (row, ratio) in &rows {
         println!(
-            "{:<11} {:<16} {:>10.1} {:>10.2} {:>10} {:>10} {:>10.2} {:>10}",
+            "{:<11} {:<16} {:>10.1} {:>10.2} {:>10} {:>10} {:>10.2} {:>10.2}",
             row.layer,
             row.pass,
             row.flops / 1e6,
             row.ms,
             or_dash(row.cpu_ms),
             or_dash(row.gpu_ms),
-            gflops,
+            gflops(row),
             ratio
         );
     }
     let cpu = total_cpu_ms.map_or(String::new(), |c| format!(", {c:.1} ms of CPU"));
     let gpu = total_gpu_ms.map_or(String::new(), |g| format!(", {g:.1} ms of GPU"));
     println!("\nsum of convolution medians: {total_ms:.1} ms{cpu}{gpu}");
-    if best_matmul > 0.0 {
-        let slowest = rows
-            .iter()
-            .filter(|r| r.layer != "matmul")
-            .map(|r| gflops(r) / best_matmul)
-            .fold(f64::INFINITY, f64::min);
-        println!(
-            "best matmul: {best_matmul:.2} GFLOP/s; slowest convolution pass at {slowest:.2} of it"
-        );
-    }
+    let slowest = rows
+        .iter()
+        .filter(|(row, _)| row.layer != "matmul")
+        .map(|(_, ratio)| *ratio)
+        .fold(f64::INFINITY, f64::min);
+    println!(
+        "best matmul: {best_matmul:.2} GFLOP/s (median of its own samples); slowest convolution \
+         pass at {slowest:.2} of the matmul run beside it"
+    );
     if let Some(error) = ctx.take_gpu_error() {
         eprintln!("GPU error during the benchmark: {error}");
         std::process::exit(1);
