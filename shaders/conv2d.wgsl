@@ -21,7 +21,7 @@
 // so every value it loads is used 8 times. On software adapters a storage
 // load costs far more than a multiply-add (lavapipe gathers each lane's
 // value one by one), so loads per multiply-add decide the speed:
-//   conv2d_forward                rows: 8 images,             columns: 8 of c_out
+//   conv2d_forward(_flat)         rows: 8 images,             columns: 8 of c_out
 //   conv2d_backward_input         rows: 8 images,             columns: 8 of c_in
 //   conv2d_backward_input_narrow  rows: 8 positions of a row, columns: 8 images
 //   conv2d_backward_weight        rows: 8 (ci, kh, kw) taps,  columns: 8 of c_out
@@ -32,7 +32,7 @@
 // (the weight gradient, which may add into dw, skips them instead).
 //
 // Grids: one invocation per block, flat index (see common.wgsl):
-//   conv2d_forward          ((oh * w_out + ow) * n_blocks + b / 8) * co_blocks + co / 8
+//   conv2d_forward(_flat)   ((oh * w_out + ow) * n_blocks + b / 8) * co_blocks + co / 8
 //   conv2d_backward_input   ((ih * w_in + iw) * n_blocks + b / 8) * ci_blocks + ci / 8
 //   ..._input_narrow        (((ih * stride + r) * q_blocks + q / 8) * n_blocks + b / 8)
 //                           * c_in + ci, for iw = r + stride * q
@@ -153,49 +153,124 @@ fn conv2d_forward(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
-    let index = flat_index(wid, nwg, lid);
-    let co_blocks = ceil_div(p.c_out, BLOCK);
-    let n_blocks = ceil_div(p.n, BLOCK);
-    if index >= n_blocks * co_blocks * p.h_out * p.w_out {
+    let at = forward_block(flat_index(wid, nwg, lid));
+    if !at.valid {
         return;
     }
-    let co0 = index % co_blocks * BLOCK;
-    let b0 = index / co_blocks % n_blocks * BLOCK;
-    let ow = index / (co_blocks * n_blocks) % p.w_out;
-    let oh = index / (co_blocks * n_blocks * p.w_out);
-
     let x_plane = p.h_in * p.w_in;
-    let images = offsets8(b0, p.n, p.c_in * x_plane);
-    let channels = offsets8(co0, p.c_out, p.c_in * p.k_h * p.k_w);
-    let ih0 = i32(oh * p.stride) - i32(p.pad);
-    let iw0 = i32(ow * p.stride) - i32(p.pad);
     var acc: Block;
     for (var kh = 0u; kh < p.k_h; kh++) {
-        let ih = ih0 + i32(kh);
+        let ih = at.ih0 + i32(kh);
         if ih < 0 || ih >= i32(p.h_in) {
             continue;
         }
         for (var kw = 0u; kw < p.k_w; kw++) {
-            let iw = iw0 + i32(kw);
+            let iw = at.iw0 + i32(kw);
             if iw < 0 || iw >= i32(p.w_in) {
                 continue;
             }
             var x_at = u32(ih) * p.w_in + u32(iw);
             var w_at = kh * p.k_w + kw;
             for (var ci = 0u; ci < p.c_in; ci++) {
-                let xs = Vec8(x4(images.lo + x_at), x4(images.hi + x_at));
-                let ws = Vec8(weight4(channels.lo + w_at), weight4(channels.hi + w_at));
+                let xs = Vec8(x4(at.images.lo + x_at), x4(at.images.hi + x_at));
+                let ws = Vec8(weight4(at.channels.lo + w_at), weight4(at.channels.hi + w_at));
                 accumulate(&acc, xs, ws);
                 x_at += x_plane;
                 w_at += p.k_h * p.k_w;
             }
         }
     }
+    store_y_block(at, acc);
+}
 
+// y as conv2d_forward computes it, for few input channels: one flat loop
+// over the taps (ci, kh, kw), padding read as zero, where conv2d_forward
+// nests a loop over ci (as long as c_in) inside the loops over kh and kw.
+// On software adapters entering and leaving a loop costs about as much as
+// a few steps of it, which a nest with c_in = 1 pays at every tap; the
+// flat loop's extra index arithmetic costs more than that once c_in is
+// larger (see `FLAT_BELOW` in `crates/tensor/src/ops/conv.rs`).
+@compute @workgroup_size(WG)
+fn conv2d_forward_flat(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+    let at = forward_block(flat_index(wid, nwg, lid));
+    if !at.valid {
+        return;
+    }
+    let x_plane = p.h_in * p.w_in;
+    var acc: Block;
+    var kh = 0u;
+    var kw = 0u;
+    var plane = 0u;
+    for (var t = 0u; t < p.c_in * p.k_h * p.k_w; t++) {
+        let ih = at.ih0 + i32(kh);
+        let iw = at.iw0 + i32(kw);
+        let inside = ih >= 0 && ih < i32(p.h_in) && iw >= 0 && iw < i32(p.w_in);
+        let x_at = plane + select(0u, u32(ih) * p.w_in + u32(iw), inside);
+        let xs = Vec8(
+            select(vec4(0.0), x4(at.images.lo + x_at), inside),
+            select(vec4(0.0), x4(at.images.hi + x_at), inside),
+        );
+        let ws = Vec8(weight4(at.channels.lo + t), weight4(at.channels.hi + t));
+        accumulate(&acc, xs, ws);
+        // Next tap: kw, then kh, then the input channel's plane.
+        kw += 1u;
+        let row_done = kw == p.k_w;
+        kw = select(kw, 0u, row_done);
+        kh += select(0u, 1u, row_done);
+        let plane_done = kh == p.k_h;
+        kh = select(kh, 0u, plane_done);
+        plane += select(0u, x_plane, plane_done);
+    }
+    store_y_block(at, acc);
+}
+
+// The block of y one forward invocation computes: images b0.., output
+// channels co0.., at (oh, ow); `valid` is false past the grid's end. The
+// images' offsets into x, the channels' into the weight, and the input
+// position of tap (0, 0), for the loops over taps.
+struct ForwardBlock {
+    b0: u32,
+    co0: u32,
+    oh: u32,
+    ow: u32,
+    valid: bool,
+    images: Index8,
+    channels: Index8,
+    ih0: i32,
+    iw0: i32,
+}
+
+fn forward_block(index: u32) -> ForwardBlock {
+    let co_blocks = ceil_div(p.c_out, BLOCK);
+    let n_blocks = ceil_div(p.n, BLOCK);
+    let valid = index < n_blocks * co_blocks * p.h_out * p.w_out;
+    let co0 = index % co_blocks * BLOCK;
+    let b0 = index / co_blocks % n_blocks * BLOCK;
+    let ow = index / (co_blocks * n_blocks) % p.w_out;
+    let oh = index / (co_blocks * n_blocks * p.w_out);
+    return ForwardBlock(
+        b0,
+        co0,
+        oh,
+        ow,
+        valid,
+        offsets8(b0, p.n, p.c_in * p.h_in * p.w_in),
+        offsets8(co0, p.c_out, p.c_in * p.k_h * p.k_w),
+        i32(oh * p.stride) - i32(p.pad),
+        i32(ow * p.stride) - i32(p.pad),
+    );
+}
+
+/// Stores a forward block's sums into y.
+fn store_y_block(at: ForwardBlock, acc: Block) {
     let y_plane = p.h_out * p.w_out;
-    let rows = offsets8(b0, p.n, p.c_out * y_plane);
-    let cols = offsets8(co0, p.c_out, y_plane);
-    let y_at = oh * p.w_out + ow;
+    let rows = offsets8(at.b0, p.n, p.c_out * y_plane);
+    let cols = offsets8(at.co0, p.c_out, y_plane);
+    let y_at = at.oh * p.w_out + at.ow;
     y_tile(acc.m00, rows.lo + y_at, cols.lo);
     y_tile(acc.m01, rows.lo + y_at, cols.hi);
     y_tile(acc.m10, rows.hi + y_at, cols.lo);

@@ -72,6 +72,7 @@ macro_rules! kernels {
 
 kernels! {
     CONV2D_FORWARD = CONV2D, "conv2d.wgsl", "conv2d_forward", [1, 2, 4];
+    CONV2D_FORWARD_FLAT = CONV2D, "conv2d.wgsl", "conv2d_forward_flat", [1, 2, 4];
     CONV2D_BACKWARD_INPUT = CONV2D, "conv2d.wgsl", "conv2d_backward_input", [3, 2, 5];
     CONV2D_BACKWARD_INPUT_NARROW =
         CONV2D, "conv2d.wgsl", "conv2d_backward_input_narrow", [3, 2, 5];

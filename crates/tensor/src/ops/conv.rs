@@ -386,6 +386,17 @@ const BLOCK: usize = 8;
 /// (1.1 with one), the channel blocks 2 / c_in.
 const NARROW_BELOW: u32 = 4;
 
+/// Input channels below which the forward pass runs `conv2d_forward_flat`
+/// (one loop over all taps) rather than `conv2d_forward` (a loop over
+/// input channels inside loops over kh and kw). Measured with
+/// `benches/kernels.rs` (standard preset, GPU time), for D.0's forward
+/// (c_in 1) and G.9's input gradient (the same kernel, mirrored): on
+/// Chromium's SwiftShader 28 -> 12-14 ms and 28-29 -> 13-15 ms; on
+/// lavapipe from 0.21-0.29 to 0.37-0.41 of the matmul run beside it. With
+/// c_in 32 and 64 (D.2, D.5) the flat loop was slower on lavapipe (GPU ms
+/// 19 -> 35 and 17 -> 24) and no faster on SwiftShader.
+const FLAT_BELOW: u32 = 4;
+
 impl Pass {
     /// The conv2d kernel that runs this pass for `p`, and its number of
     /// invocations, one per 8 x 8 block (see the grid formulas in
@@ -396,7 +407,12 @@ impl Pass {
         match self {
             Pass::Forward => {
                 let blocks = n * blocks_of(p.c_out) * (p.h_out * p.w_out) as usize;
-                (shaders::CONV2D_FORWARD, blocks)
+                let kernel = if p.c_in < FLAT_BELOW {
+                    shaders::CONV2D_FORWARD_FLAT
+                } else {
+                    shaders::CONV2D_FORWARD
+                };
+                (kernel, blocks)
             }
             Pass::BackwardInput if p.c_in < NARROW_BELOW => {
                 let row = blocks_of(p.w_in.div_ceil(p.stride)) * p.stride as usize;
