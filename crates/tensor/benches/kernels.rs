@@ -4,9 +4,12 @@
 //! milliseconds and GFLOP/s of each.
 //!
 //! Run: `cargo bench -p webgan-tensor --bench kernels [-- --samples N
-//! --preset tiny|standard|large --batch N --only TEXT]`; `--only` keeps the
-//! convolution rows whose "layer pass" contains TEXT (e.g. `--only D.2`,
-//! `--only weight`); the matmul rows always run.
+//! --preset tiny|standard|large --batch N --only TEXT --matmuls MxNxK,..]`;
+//! `--only` keeps the convolution rows whose "layer pass" contains TEXT
+//! (e.g. `--only D.2`, `--only weight`); the matmul rows always run, and
+//! `--matmuls` adds sizes of your own (M and N multiples of 8), timed and
+//! shown but not counted in the best: for instance a pass's own GEMM shape,
+//! to see what the adapter gives a product that shape.
 //!
 //! Each sample is one submission holding one dispatch, timed on the host
 //! from submit until the device is idle (the `ms` column, which includes
@@ -248,6 +251,18 @@ fn arg(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// `MxNxK` as (M, N, K), M and N multiples of 8 (what `ops::matmul` takes).
+fn matmul_size(text: &str) -> (usize, usize, usize) {
+    let parts: Vec<usize> = text
+        .split('x')
+        .filter_map(|v| v.trim().parse().ok())
+        .collect();
+    match parts[..] {
+        [m, n, k] if m % 8 == 0 && n % 8 == 0 && k > 0 => (m, n, k),
+        _ => panic!("--matmuls takes sizes MxNxK with M and N multiples of 8, got {text}"),
+    }
+}
+
 /// (nz, ngf = ndf, batch) of a preset in MODEL.md.
 fn preset(name: &str) -> (usize, usize, usize) {
     match name {
@@ -288,8 +303,15 @@ fn main() -> Result<()> {
     // output padded to 8, 2,048 taps), to show what a kernel this small
     // gets out of the adapter at all.
     let d8 = (64, 8, 2048);
+    let mut sizes = vec![(256, 256, 256), (512, 512, 512), (1024, 128, 512), d8];
+    let counted = sizes.len() - 1;
+    sizes.extend(
+        arg_text("--matmuls")
+            .iter()
+            .flat_map(|list| list.split(',').map(matmul_size)),
+    );
     let mut matmuls = Vec::new();
-    for (m, n, k) in [(256, 256, 256), (512, 512, 512), (1024, 128, 512), d8] {
+    for (i, (m, n, k)) in sizes.into_iter().enumerate() {
         let a = Tensor::from_slice(&ctx, &[k, m], &vec![0.5; k * m], "a")?;
         let b = Tensor::from_slice(&ctx, &[k, n], &vec![0.25; k * n], "b")?;
         let c = Tensor::zeros(&ctx, &[m, n], "c")?;
@@ -303,7 +325,7 @@ fn main() -> Result<()> {
         };
         let (mut row, _) = measure(&ctx, samples, flops, &mut run, None)?;
         (row.layer, row.pass) = ("matmul".into(), format!("{m}x{n}x{k}"));
-        matmuls.push(((m, n, k) != d8, row, run));
+        matmuls.push((i < counted, row, run));
     }
     let gflops = |row: &Row| row.flops / row.gpu_ms.unwrap_or(row.ms) / 1e6;
     let (best_matmul, best_flops, best_run) = matmuls
@@ -375,15 +397,15 @@ fn main() -> Result<()> {
     let cpu = total_cpu_ms.map_or(String::new(), |c| format!(", {c:.1} ms of CPU"));
     let gpu = total_gpu_ms.map_or(String::new(), |g| format!(", {g:.1} ms of GPU"));
     println!("\nsum of convolution medians: {total_ms:.1} ms{cpu}{gpu}");
+    println!("best matmul: {best_matmul:.2} GFLOP/s (median of its own samples)");
     let slowest = rows
         .iter()
         .filter(|(row, _)| row.layer != "matmul")
         .map(|(_, ratio)| *ratio)
-        .fold(f64::INFINITY, f64::min);
-    println!(
-        "best matmul: {best_matmul:.2} GFLOP/s (median of its own samples); slowest convolution \
-         pass at {slowest:.2} of the matmul run beside it"
-    );
+        .min_by(f64::total_cmp);
+    if let Some(slowest) = slowest {
+        println!("slowest convolution pass: {slowest:.2} of the matmul run beside it");
+    }
     if let Some(error) = ctx.take_gpu_error() {
         eprintln!("GPU error during the benchmark: {error}");
         std::process::exit(1);
