@@ -79,6 +79,9 @@ impl GpuBuffer {
             .live_bytes
             .fetch_add(buffer.size(), Ordering::Relaxed);
         ledger.created.fetch_add(1, Ordering::Relaxed);
+        // Natively wgpu's buffers are Send and Sync, and so is this Arc; on
+        // wasm they are neither, and the page is single-threaded anyway.
+        #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
         Self(Arc::new(Counted { buffer, ledger }))
     }
 }
