@@ -45,6 +45,7 @@ shader_files! {
     ADAM = "adam.wgsl";
     BATCH_NORM = "batch_norm.wgsl";
     CONV2D = "conv2d.wgsl";
+    DENSE = "dense.wgsl";
     ELEMENTWISE = "elementwise.wgsl";
     GUARD = "guard.wgsl";
     LOSS = "loss.wgsl";
@@ -79,6 +80,9 @@ kernels! {
     CONV2D_BACKWARD_WEIGHT = CONV2D, "conv2d.wgsl", "conv2d_backward_weight", [1, 3, 6];
     CONV2D_BACKWARD_WEIGHT_LANE =
         CONV2D, "conv2d.wgsl", "conv2d_backward_weight_lane", [1, 3, 6];
+    DENSE_NN = DENSE, "dense.wgsl", "dense_nn", [1, 2, 3];
+    DENSE_TN = DENSE, "dense.wgsl", "dense_tn", [1, 2, 3];
+    DENSE_NT = DENSE, "dense.wgsl", "dense_nt", [1, 2, 4];
     BATCH_NORM_STATS = BATCH_NORM, "batch_norm.wgsl", "batch_norm_stats", [1, 5, 6, 7, 8, 14];
     BATCH_NORM_NORMALIZE =
         BATCH_NORM, "batch_norm.wgsl", "batch_norm_normalize", [1, 7, 8, 2, 3, 9];
@@ -195,6 +199,11 @@ mod tests {
                 size_of::<params::BatchNormParams>(),
             ),
             ("conv2d.wgsl", "ConvParams", size_of::<params::ConvParams>()),
+            (
+                "dense.wgsl",
+                "DenseParams",
+                size_of::<params::DenseParams>(),
+            ),
             (
                 "elementwise.wgsl",
                 "ElementwiseParams",

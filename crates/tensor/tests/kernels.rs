@@ -34,6 +34,15 @@ const CONV_CASES: &[[usize; 9]] = &[
     // 2, padding and output padding; and many positions with 9 channels.
     [3, 12, 10, 9, 7, 3, 2, 1, 1],
     [8, 9, 3, 16, 16, 3, 1, 1, 0],
+    // Kernels covering the whole input (`shaders/dense.wgsl`): a strided
+    // conv2d to 1x1 with partial blocks; transposed from 1x1 with c_out
+    // leaving a half vec4 block (12 taps), with the weight gradient's rows
+    // a half block (20), and with a long sum over 2,560 taps split 8 ways
+    // (the shorter sums above run unsplit).
+    [5, 12, 4, 4, 4, 4, 2, 0, 0],
+    [7, 12, 3, 1, 1, 2, 1, 0, 0],
+    [9, 20, 12, 1, 1, 4, 1, 0, 0],
+    [3, 10, 160, 1, 1, 4, 1, 0, 0],
 ];
 
 fn geometries() -> impl Iterator<Item = ConvGeometry> {
@@ -144,10 +153,12 @@ fn conv2d_and_conv_transpose2d_match_the_cpu_reference() {
         check_conv(&other, g, 100 + 10 * i as u64);
         count += 1;
     }
-    // The 1x1 input with a 4x4 kernel only makes sense transposed.
+    // The 1x1 inputs with larger kernels only make sense transposed.
+    let one_pixel = CONV_CASES.iter().filter(|c| c[3] == 1).count();
+    assert_eq!(one_pixel, 4);
     assert_eq!(
         count,
-        2 * CONV_CASES.len() - 1,
+        2 * CONV_CASES.len() - one_pixel,
         "every other case builds both convolutions"
     );
 }

@@ -1,5 +1,7 @@
 //! conv2d and conv_transpose2d, forward and backward, both on the kernels
-//! of `shaders/conv2d.wgsl`.
+//! of `shaders/conv2d.wgsl`, except where the kernel covers the whole
+//! input and a pass is a plain matrix product (`shaders/dense.wgsl`, see
+//! `Pass::dense`).
 //!
 //! Each kernel invocation computes an 8 x 8 block of its pass's matrix
 //! product (see the file's header); the launcher picks the kernel for the
@@ -31,6 +33,21 @@ pub struct ConvParams {
     pub pad: u32,
     pub accumulate: u32,
     /// Weight gradient only: lanes sharing each block's sum over positions.
+    pub slices: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+    pub _pad2: u32,
+}
+
+/// Mirrors `DenseParams` in `shaders/dense.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct DenseParams {
+    pub m: u32,
+    pub n: u32,
+    pub k: u32,
+    pub accumulate: u32,
+    /// `dense_nt` only: lanes sharing each block's sum over k.
     pub slices: u32,
     pub _pad0: u32,
     pub _pad1: u32,
@@ -325,6 +342,12 @@ fn record(
         (Pass::BackwardWeight, true) => (Pass::BackwardWeight, [b, a, out]),
     };
     let mut params = g.kernel_params(op, accumulate)?;
+    if let Some((kernel, dense, [a, b, c], grid)) = kernel_pass.dense(&params, bound) {
+        return match grid {
+            DenseGrid::Blocks(blocks) => enc.dispatch_flat(kernel, &dense, &[a, b, c], blocks),
+            DenseGrid::Groups(groups) => enc.dispatch_groups(kernel, &dense, &[a, b, c], groups),
+        };
+    }
     let (kernel, blocks) = kernel_pass.kernel(&params);
     if kernel_pass == Pass::BackwardWeight {
         let positions = (params.h_out * params.w_out) as usize;
@@ -397,7 +420,102 @@ const NARROW_BELOW: u32 = 4;
 /// 19 -> 35 and 17 -> 24) and no faster on SwiftShader.
 const FLAT_BELOW: u32 = 4;
 
+/// How a `shaders/dense.wgsl` kernel's grid is sized.
+enum DenseGrid {
+    /// One invocation per 8 x 8 block (`dense_nn`, `dense_tn`).
+    Blocks(usize),
+    /// Workgroups of `WORKGROUP_SIZE / slices` blocks (`dense_nt`).
+    Groups(usize),
+}
+
+/// With an 8 x 8 block per lane, `dense_nt`'s lanes per block: the fewest
+/// (a power of two) that make 16 workgroups, so that a product of few
+/// blocks still spreads over every core, but at most 64, and each lane
+/// keeps 64 or more vec4 steps of k: adding up the parts costs four
+/// barriers and a pass over workgroup memory, which more, shorter parts
+/// did not repay. G.0's input gradient at the standard preset (64 blocks,
+/// k 2,048; `benches/kernels.rs` on lavapipe, GPU time against the best
+/// matmul beside it, twice each): 8 lanes per block (2 workgroups) 0.65
+/// and 0.63, 16 lanes 0.54 and 0.54, 32 lanes 0.46 and 0.49, one lane
+/// (one workgroup) 0.38.
+fn dense_slices(blocks: usize, k4: usize) -> u32 {
+    const LANES: usize = 16 * crate::WORKGROUP_SIZE as usize;
+    const MAX_SLICES: usize = 64;
+    const MIN_STEPS: usize = 64;
+    let mut slices = 1;
+    while blocks * slices < LANES && slices < MAX_SLICES && k4 >= 2 * slices * MIN_STEPS {
+        slices *= 2;
+    }
+    slices as u32
+}
+
 impl Pass {
+    /// The `shaders/dense.wgsl` kernel, its parameters, its three tensors
+    /// (a, b, c) and grid, when this pass of `p` is a plain matrix product
+    /// that kernel can run: the kernel covers the whole unpadded input (so
+    /// the output is 1 x 1, D.8; transposed, a 1 x 1 input stamped into a
+    /// k x k output, G.0) and the dimensions read as vec4 are multiples
+    /// of 4. `None` for every other pass, which the conv2d kernels run.
+    ///
+    /// With T = c_in k_h k_w and conv2d's tensors as in `record`: forward
+    /// y [n, c_out] = x [n, T] weight [c_out, T]ᵀ; input gradient dx [n, T]
+    /// = dy [n, c_out] weight; weight gradient dw [c_out, T] = dyᵀ x.
+    /// Measured with `benches/kernels.rs` (standard preset, lavapipe, GPU
+    /// time against the best matmul beside it), G.0 on the conv2d kernels
+    /// and here: forward 0.51 -> 0.78, input gradient 0.21 -> 0.63, weight
+    /// gradient 0.43 -> 0.77. D.8's forward pass runs here too and stays at
+    /// 0.02: its one output channel fills one column of each block's 8
+    /// (its gradients, whose vec4 dimension would be that one channel, stay
+    /// on the conv2d kernels).
+    fn dense<'t>(
+        self,
+        p: &ConvParams,
+        [t0, t1, t2]: [&'t Tensor; 3],
+    ) -> Option<(shaders::KernelId, DenseParams, [&'t Tensor; 3], DenseGrid)> {
+        let whole = p.pad == 0 && p.h_in == p.k_h && p.w_in == p.k_w;
+        let taps = p.c_in * p.k_h * p.k_w;
+        if !whole || !taps.is_multiple_of(4) {
+            return None;
+        }
+        let params = |m, n, k| DenseParams {
+            m,
+            n,
+            k,
+            accumulate: p.accumulate,
+            slices: 1,
+            _pad0: 0,
+            _pad1: 0,
+            _pad2: 0,
+        };
+        let blocks = |m: u32, n: u32| (m as usize).div_ceil(BLOCK) * (n as usize).div_ceil(BLOCK);
+        match self {
+            Pass::Forward => {
+                let mut dense = params(p.n, p.c_out, taps);
+                dense.slices = dense_slices(blocks(p.n, p.c_out), taps as usize / 4);
+                let lanes = blocks(p.n, p.c_out) * dense.slices as usize;
+                let groups = lanes.div_ceil(crate::WORKGROUP_SIZE as usize);
+                Some((
+                    shaders::DENSE_NT,
+                    dense,
+                    [t0, t1, t2],
+                    DenseGrid::Groups(groups),
+                ))
+            }
+            Pass::BackwardInput if p.c_out.is_multiple_of(4) => {
+                let grid = DenseGrid::Blocks(blocks(p.n, taps));
+                let dense = params(p.n, taps, p.c_out);
+                Some((shaders::DENSE_NN, dense, [t0, t1, t2], grid))
+            }
+            // Bound as [x, dy, dw]: dw = dyᵀ x.
+            Pass::BackwardWeight if p.c_out.is_multiple_of(4) => {
+                let grid = DenseGrid::Blocks(blocks(p.c_out, taps));
+                let dense = params(p.c_out, taps, p.n);
+                Some((shaders::DENSE_TN, dense, [t1, t0, t2], grid))
+            }
+            _ => None,
+        }
+    }
+
     /// The conv2d kernel that runs this pass for `p`, and its number of
     /// invocations, one per 8 x 8 block (see the grid formulas in
     /// `shaders/conv2d.wgsl`).

@@ -41,7 +41,7 @@ pub mod params {
     pub use super::activation::ActivationParams;
     pub use super::adam::AdamParams;
     pub use super::batch_norm::BatchNormParams;
-    pub use super::conv::ConvParams;
+    pub use super::conv::{ConvParams, DenseParams};
     pub use super::elementwise::{ElementwiseParams, ReduceParams};
     pub use super::guard::GuardParams;
     pub use super::loss::LossParams;

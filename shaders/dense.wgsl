@@ -1,0 +1,289 @@
+// Dense matrix products for the convolutions that are one: a kernel that
+// covers its whole, unpadded input (a 4x4 kernel on a 4x4 image, D.8; in
+// transposed form a 1x1 input stamped into a 4x4 output, G.0). With
+// T = c_in * k_h * k_w taps, x is [n, T], the weight [c_out, T] and y
+// [n, c_out], so the three passes are
+//   forward          y  = x  * weightᵀ   dense_nt
+//   input gradient   dx = dy * weight    dense_nn
+//   weight gradient  dw = dyᵀ * x        dense_tn
+// (see `crates/tensor/src/ops/conv.rs`, which routes those geometries here).
+//
+// The conv2d kernels load one f32 per lane at a time; these load whole
+// vec4 along each factor's contiguous dimension, as `matmul.wgsl` does,
+// which software adapters serve with far fewer memory operations. Each
+// invocation computes an 8 x 8 block of c (rows 8 of m, columns 8 of n;
+// four mat4x4 accumulators whose column r is row r of a 4 x 4 tile), so
+// every loaded value feeds 8 multiply-adds. Rows and columns past the end
+// are clamped to the last one (recomputing it) and not stored.
+//
+// Layouts, row-major and contiguous, where a "vec4 dimension" must be a
+// multiple of 4 (the launcher checks):
+//   dense_nn  a [m, k], b [k, n], c [m, n]   vec4 along k of a, n of b and c
+//   dense_tn  a [k, m], b [k, n], c [m, n]   vec4 along m of a, n of b and c
+//   dense_nt  a [m, k], b [n, k], c [m, n]   vec4 along k of a and b
+// dense_nt serves products with few blocks and a long k (64 x 64 blocks of
+// G.0's input gradient over k = 2,048): `slices` lanes share each block's
+// sum over k, and add their parts in workgroup memory, so that the few
+// blocks still spread over every core.
+//
+// Grids: dense_nn and dense_tn one invocation per block, flat index
+// row_block * col_blocks + col_block (neighbouring lanes share a's rows);
+// dense_nt one lane per (block, slice), WG / slices blocks per workgroup.
+
+// Mirrors the Rust `DenseParams`.
+struct DenseParams {
+    m: u32,
+    n: u32,
+    k: u32,
+    // 1: add the product to what c holds; 0: overwrite c.
+    accumulate: u32,
+    // dense_nt: lanes sharing each block's sum over k, a power of two
+    // dividing WG.
+    slices: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: DenseParams;
+@group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
+// dense_nn and dense_tn: c as rows of vec4.
+@group(0) @binding(3) var<storage, read_write> c4: array<vec4<f32>>;
+// dense_nt: c element by element (n need not be a multiple of 4).
+@group(0) @binding(4) var<storage, read_write> c1: array<f32>;
+
+// Sums of one 8 x 8 block: m_rc holds rows 4r..4r+3 and columns 4c..4c+3,
+// its column i being row 4r + i.
+struct Block {
+    m00: mat4x4<f32>,
+    m01: mat4x4<f32>,
+    m10: mat4x4<f32>,
+    m11: mat4x4<f32>,
+}
+
+/// One step of k: rows (the block's 8 values of the left factor, rows 0-3
+/// and 4-7) times columns (its 8 of the right factor, as two vec4).
+fn add_outer(acc: ptr<function, Block>, rows_lo: vec4<f32>, rows_hi: vec4<f32>, b0: vec4<f32>, b1: vec4<f32>) {
+    (*acc).m00 += mat4x4<f32>(b0 * rows_lo.x, b0 * rows_lo.y, b0 * rows_lo.z, b0 * rows_lo.w);
+    (*acc).m01 += mat4x4<f32>(b1 * rows_lo.x, b1 * rows_lo.y, b1 * rows_lo.z, b1 * rows_lo.w);
+    (*acc).m10 += mat4x4<f32>(b0 * rows_hi.x, b0 * rows_hi.y, b0 * rows_hi.z, b0 * rows_hi.w);
+    (*acc).m11 += mat4x4<f32>(b1 * rows_hi.x, b1 * rows_hi.y, b1 * rows_hi.z, b1 * rows_hi.w);
+}
+
+/// The block at row block `rb`, column block `cb`: its first row, and its
+/// two vec4 columns (the second clamped to the last vec4 of a row of c).
+struct At {
+    row0: u32,
+    col0: u32,
+    col1: u32,
+}
+
+fn block_at(index: u32) -> At {
+    let col_blocks = (p.n + 7u) / 8u;
+    let rb = index / col_blocks;
+    let cb = index % col_blocks;
+    let last = p.n / 4u - 1u;
+    return At(rb * 8u, min(cb * 2u, last), min(cb * 2u + 1u, last));
+}
+
+fn blocks() -> u32 {
+    return ((p.m + 7u) / 8u) * ((p.n + 7u) / 8u);
+}
+
+/// `min(first + i, count - 1) * step` for i = 0..3 (lo) and 4..7 (hi):
+/// the offsets of 8 rows of a factor, those past the end clamped to the
+/// last.
+struct Offsets8 {
+    lo: vec4<u32>,
+    hi: vec4<u32>,
+}
+
+fn offsets8(first: u32, count: u32, step: u32) -> Offsets8 {
+    let last = vec4(count - 1u);
+    let lo = min(vec4(first) + vec4(0u, 1u, 2u, 3u), last) * step;
+    let hi = min(vec4(first) + vec4(4u, 5u, 6u, 7u), last) * step;
+    return Offsets8(lo, hi);
+}
+
+/// Four vec4 of a from offsets `at` plus `l`, transposed: column s holds
+/// the four rows' values at step s.
+fn a4x4(at: vec4<u32>, l: u32) -> mat4x4<f32> {
+    return transpose(mat4x4<f32>(a[at.x + l], a[at.y + l], a[at.z + l], a[at.w + l]));
+}
+
+fn b4x4(at: vec4<u32>, l: u32) -> mat4x4<f32> {
+    return transpose(mat4x4<f32>(b[at.x + l], b[at.y + l], b[at.z + l], b[at.w + l]));
+}
+
+// c = a * b, a [m, k] and b [k, n]: per 4 steps of k, 8 vec4 of a (one
+// per row, along k) and 8 of b (two per step).
+@compute @workgroup_size(WG)
+fn dense_nn(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+    let index = flat_index(wid, nwg, lid);
+    if index >= blocks() {
+        return;
+    }
+    let at = block_at(index);
+    let k4 = p.k / 4u;
+    let b_stride = p.n / 4u;
+    let a_at = offsets8(at.row0, p.m, k4);
+    var b_at = 0u;
+    var acc: Block;
+    for (var l = 0u; l < k4; l++) {
+        let lo = a4x4(a_at.lo, l);
+        let hi = a4x4(a_at.hi, l);
+        add_outer(&acc, lo[0], hi[0], b[b_at + at.col0], b[b_at + at.col1]);
+        b_at += b_stride;
+        add_outer(&acc, lo[1], hi[1], b[b_at + at.col0], b[b_at + at.col1]);
+        b_at += b_stride;
+        add_outer(&acc, lo[2], hi[2], b[b_at + at.col0], b[b_at + at.col1]);
+        b_at += b_stride;
+        add_outer(&acc, lo[3], hi[3], b[b_at + at.col0], b[b_at + at.col1]);
+        b_at += b_stride;
+    }
+    store_block4(at, acc);
+}
+
+// c = aᵀ * b, a [k, m] and b [k, n]: per step of k, two vec4 of a and two
+// of b, as `matmul_forward`, plus clamped edges and accumulation.
+@compute @workgroup_size(WG)
+fn dense_tn(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+    let index = flat_index(wid, nwg, lid);
+    if index >= blocks() {
+        return;
+    }
+    let at = block_at(index);
+    let a_stride = p.m / 4u;
+    let b_stride = p.n / 4u;
+    let a_last = a_stride - 1u;
+    var a_lo = min(at.row0 / 4u, a_last);
+    var a_hi = min(at.row0 / 4u + 1u, a_last);
+    var b_at = 0u;
+    var acc: Block;
+    for (var l = 0u; l < p.k; l++) {
+        add_outer(&acc, a[a_lo], a[a_hi], b[b_at + at.col0], b[b_at + at.col1]);
+        a_lo += a_stride;
+        a_hi += a_stride;
+        b_at += b_stride;
+    }
+    store_block4(at, acc);
+}
+
+/// Stores (or adds) the block's rows as vec4 into c4, skipping the rows and
+/// the vec4 column clamped past the end.
+fn store_block4(at: At, acc: Block) {
+    let stride = p.n / 4u;
+    let second = at.col1 != at.col0;
+    for (var r = 0u; r < 4u; r++) {
+        store4(at.row0 + r, at.col0, acc.m00[r]);
+        store4(at.row0 + 4u + r, at.col0, acc.m10[r]);
+        if second {
+            store4(at.row0 + r, at.col1, acc.m01[r]);
+            store4(at.row0 + 4u + r, at.col1, acc.m11[r]);
+        }
+    }
+}
+
+fn store4(row: u32, col4: u32, value: vec4<f32>) {
+    if row < p.m {
+        let at = row * (p.n / 4u) + col4;
+        c4[at] = select(vec4(0.0), c4[at], p.accumulate != 0u) + value;
+    }
+}
+
+// c = a * bᵀ, a [m, k] and b [n, k]: per 4 steps of k, 8 vec4 of a and 8
+// of b, all along k. Lane `slice` of a block sums the vec4 steps slice,
+// slice + slices, ...
+@compute @workgroup_size(WG)
+fn dense_nt(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+    let per_group = WG / p.slices;
+    let first_block = group_index(wid, nwg) * per_group;
+    let block = first_block + lid.x / p.slices;
+    let slice = lid.x % p.slices;
+    let col_blocks = (p.n + 7u) / 8u;
+    let row0 = block / col_blocks * 8u;
+    let col0 = block % col_blocks * 8u;
+    let k4 = p.k / 4u;
+    // No early return: with slices > 1 every lane must reach the barriers.
+    // Lanes past the last block sum nothing.
+    let steps = select(0u, k4, block < blocks());
+    let a_at = offsets8(row0, p.m, k4);
+    let b_at = offsets8(col0, p.n, k4);
+    var acc: Block;
+    for (var l = slice; l < steps; l += p.slices) {
+        let lo = a4x4(a_at.lo, l);
+        let hi = a4x4(a_at.hi, l);
+        let b_lo = b4x4(b_at.lo, l);
+        let b_hi = b4x4(b_at.hi, l);
+        add_outer(&acc, lo[0], hi[0], b_lo[0], b_hi[0]);
+        add_outer(&acc, lo[1], hi[1], b_lo[1], b_hi[1]);
+        add_outer(&acc, lo[2], hi[2], b_lo[2], b_hi[2]);
+        add_outer(&acc, lo[3], hi[3], b_lo[3], b_hi[3]);
+    }
+    if p.slices == 1u {
+        if block < blocks() {
+            store_tile1(acc.m00, row0, col0);
+            store_tile1(acc.m01, row0, col0 + 4u);
+            store_tile1(acc.m10, row0 + 4u, col0);
+            store_tile1(acc.m11, row0 + 4u, col0 + 4u);
+        }
+        return;
+    }
+    for (var tile = 0u; tile < 4u; tile++) {
+        // Tile `tile` of every lane's block, then each sum over the slices.
+        switch tile {
+            case 0u: { tiles[lid.x] = acc.m00; }
+            case 1u: { tiles[lid.x] = acc.m01; }
+            case 2u: { tiles[lid.x] = acc.m10; }
+            default: { tiles[lid.x] = acc.m11; }
+        }
+        workgroupBarrier();
+        for (var i = lid.x; i < 16u * per_group; i += WG) {
+            let local = i / 16u;
+            let e = i % 16u;
+            var total = 0.0;
+            for (var s = 0u; s < p.slices; s++) {
+                total += tiles[local * p.slices + s][e / 4u][e % 4u];
+            }
+            let at = first_block + local;
+            if at < blocks() {
+                let r = at / col_blocks * 8u + tile / 2u * 4u + e / 4u;
+                let c = at % col_blocks * 8u + tile % 2u * 4u + e % 4u;
+                store1(r, c, total);
+            }
+        }
+        workgroupBarrier();
+    }
+}
+
+// One 4 x 4 tile of partial sums per lane (16 KiB at 256 lanes).
+var<workgroup> tiles: array<mat4x4<f32>, WG>;
+
+/// Stores tile[i][j] at c[row0 + i, col0 + j], skipping those past the end.
+fn store_tile1(tile: mat4x4<f32>, row0: u32, col0: u32) {
+    for (var i = 0u; i < 4u; i++) {
+        for (var j = 0u; j < 4u; j++) {
+            store1(row0 + i, col0 + j, tile[i][j]);
+        }
+    }
+}
+
+fn store1(r: u32, c: u32, value: f32) {
+    if r < p.m && c < p.n {
+        let at = r * p.n + c;
+        c1[at] = select(0.0, c1[at], p.accumulate != 0u) + value;
+    }
+}
