@@ -77,6 +77,8 @@ kernels! {
     CONV2D_BACKWARD_INPUT = CONV2D, "conv2d.wgsl", "conv2d_backward_input", [3, 2, 5];
     CONV2D_BACKWARD_INPUT_NARROW =
         CONV2D, "conv2d.wgsl", "conv2d_backward_input_narrow", [3, 2, 5];
+    CONV2D_BACKWARD_INPUT_TILE =
+        CONV2D, "conv2d.wgsl", "conv2d_backward_input_tile", [3, 2, 5];
     CONV2D_BACKWARD_WEIGHT = CONV2D, "conv2d.wgsl", "conv2d_backward_weight", [1, 3, 6];
     CONV2D_BACKWARD_WEIGHT_LANE =
         CONV2D, "conv2d.wgsl", "conv2d_backward_weight_lane", [1, 3, 6];

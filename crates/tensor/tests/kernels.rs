@@ -34,6 +34,12 @@ const CONV_CASES: &[[usize; 9]] = &[
     // 2, padding and output padding; and many positions with 9 channels.
     [3, 12, 10, 9, 7, 3, 2, 1, 1],
     [8, 9, 3, 16, 16, 3, 1, 1, 0],
+    // Kernel 4, stride 2, padding 1 with few input channels (the tile
+    // kernel): G.9's shape with partial tiles and output padding, and a
+    // conv2d input gradient with 3 channels over partial tiles.
+    [3, 6, 1, 14, 14, 4, 2, 1, 0],
+    [2, 5, 2, 5, 7, 4, 2, 1, 1],
+    [2, 3, 4, 9, 13, 4, 2, 1, 0],
     // Kernels covering the whole input (`shaders/dense.wgsl`): a strided
     // conv2d to 1x1 with partial blocks; transposed from 1x1 with c_out
     // leaving a half vec4 block (12 taps), with the weight gradient's rows

@@ -532,6 +532,20 @@ impl Pass {
                 };
                 (kernel, blocks)
             }
+            // Kernel 4, stride 2, padding 1 (every resampling layer of the
+            // DCGAN): `conv2d_backward_input_tile`, which loads a 6 x 6
+            // window of dy per output channel for 64 positions. On lavapipe
+            // (`benches/kernels.rs`, standard preset, GPU time against the
+            // matmul beside it, the narrow kernel and this one interleaved
+            // twice): G.9's forward pass 0.19, 0.19 -> 0.38, 0.34; D.0's
+            // input gradient 0.19, 0.20 -> 0.32, 0.35.
+            Pass::BackwardInput
+                if p.c_in < NARROW_BELOW && (p.k_h, p.k_w, p.stride, p.pad) == (4, 4, 2, 1) =>
+            {
+                let tiles = (p.h_in as usize).div_ceil(8) * (p.w_in as usize).div_ceil(8);
+                let blocks = tiles * (p.c_in * p.n) as usize;
+                (shaders::CONV2D_BACKWARD_INPUT_TILE, blocks)
+            }
             Pass::BackwardInput if p.c_in < NARROW_BELOW => {
                 let row = blocks_of(p.w_in.div_ceil(p.stride)) * p.stride as usize;
                 let blocks = (p.c_in * p.h_in) as usize * n * row;
