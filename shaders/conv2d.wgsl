@@ -16,6 +16,9 @@
 // tensors accordingly; see `crates/tensor/src/ops/conv.rs`). Its weight
 // [c_in, c_out, k_h, k_w] then reads as this file's [c_out, c_in, k_h, k_w].
 //
+// (Kernel 4, stride 2, padding 1 with few input channels, the DCGAN's
+// first and last layers, runs on conv2d_k4s2.wgsl's kernels instead.)
+//
 // Blocking: each pass is a matrix product, and each invocation computes an
 // 8 x 8 block of it (BLOCK rows by BLOCK columns, four mat4x4 accumulators),
 // so every value it loads is used 8 times. On software adapters a storage
@@ -24,7 +27,6 @@
 //   conv2d_forward(_flat)         rows: 8 images,             columns: 8 of c_out
 //   conv2d_backward_input         rows: 8 images,             columns: 8 of c_in
 //   conv2d_backward_input_narrow  rows: 8 positions of a row, columns: 8 images
-//   conv2d_backward_input_tile    8 x 8 positions of one image (k 4, stride 2, pad 1)
 //   conv2d_backward_weight        rows: 8 (ci, kh, kw) taps,  columns: 8 of c_out
 // Blocking over images keeps a block's taps and padding identical for all
 // its rows. Partial blocks (n, c_in, c_out or taps not multiples of 8)
@@ -37,7 +39,6 @@
 //   conv2d_backward_input   ((ih * w_in + iw) * n_blocks + b / 8) * ci_blocks + ci / 8
 //   ..._input_narrow        (((ih * stride + r) * q_blocks + q / 8) * n_blocks + b / 8)
 //                           * c_in + ci, for iw = r + stride * q
-//   ..._input_tile          ((ih / 8 * ceil(w_in / 8) + iw / 8) * c_in + ci) * n + b
 //   conv2d_backward_weight  ((co / 8 * tap_blocks + tap / 8) * slices + slice, one
 //                           workgroup per WG / slices blocks (group_index)
 //   ..._weight_lane         co / 8 * tap_blocks + tap / 8 (slices = 1)
@@ -446,145 +447,6 @@ fn conv2d_backward_input_narrow(
     dx_tile(acc.m01, rows_lo, cols.hi, keep_lo);
     dx_tile(acc.m10, rows_hi, cols.lo, keep_hi);
     dx_tile(acc.m11, rows_hi, cols.hi, keep_hi);
-}
-
-// dx for the DCGAN's resampling geometry, kernel 4 x 4, stride 2, padding
-// 1, with few input channels (D.0's input gradient, G.9's forward pass):
-// one image and one input channel per invocation, an 8 x 8 tile of dx at
-// rows ih0.., columns iw0.. (both multiples of 8). Each position of the
-// tile takes 2 x 2 of the 16 taps, which ones depending on its parity
-// (row class a = ih % 2, column class c = iw % 2), and the 4 x 4 positions
-// of one class read dy at shifted copies of the same window, so per output
-// channel the tile loads one 6 x 6 window of dy and the 16 weights for 256
-// multiply-adds (the narrow kernel loads 0.6 values per multiply-add).
-// With padding 1, class a's taps are kh = 3 - a and 1 - a at window rows
-// i + a and i + a + 1 (i the position's row in its class, window row 0
-// being dy row ih0 / 2 - 1), and likewise for columns.
-@compute @workgroup_size(WG)
-fn conv2d_backward_input_tile(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_id) lid: vec3<u32>,
-) {
-    let index = flat_index(wid, nwg, lid);
-    let tiles_w = ceil_div(p.w_in, 8u);
-    let tiles = ceil_div(p.h_in, 8u) * tiles_w;
-    if index >= tiles * p.c_in * p.n {
-        return;
-    }
-    // Neighbouring lanes take neighbouring images of the same tile, so
-    // they take the same window-edge branches.
-    let b = index % p.n;
-    let ci = index / p.n % p.c_in;
-    let tile = index / (p.n * p.c_in);
-    let ih0 = tile / tiles_w * 8u;
-    let iw0 = tile % tiles_w * 8u;
-
-    // The window: dy rows oh0 + r and columns ow0 + q, r and q in 0..5,
-    // reading zero outside dy.
-    let oh0 = i32(ih0 / 2u) - 1;
-    let ow0 = i32(iw0 / 2u) - 1;
-    let cols_lo = vec4(ow0) + vec4(0, 1, 2, 3);
-    let cols_hi = vec2(ow0) + vec2(4, 5);
-    let w_out = i32(p.w_out);
-    let win = WindowCols(
-        (cols_lo >= vec4(0)) & (cols_lo < vec4(w_out)),
-        (cols_hi >= vec2(0)) & (cols_hi < vec2(w_out)),
-        vec4<u32>(max(cols_lo, vec4(0))),
-        vec2<u32>(max(cols_hi, vec2(0))),
-    );
-    let y_plane = p.h_out * p.w_out;
-    var dy_at = b * p.c_out * y_plane;
-    var w_at = ci * 16u;
-    // Class (a, c)'s sums: column i holds its row i, component j its column j.
-    var acc: Block;
-    for (var co = 0u; co < p.c_out; co++) {
-        let r0 = window_row(dy_at, oh0, win);
-        let r1 = window_row(dy_at, oh0 + 1, win);
-        let r2 = window_row(dy_at, oh0 + 2, win);
-        let r3 = window_row(dy_at, oh0 + 3, win);
-        let r4 = window_row(dy_at, oh0 + 4, win);
-        let r5 = window_row(dy_at, oh0 + 5, win);
-        // Row kh of the 4 x 4 kernel, kw = 0..3.
-        let k0 = vec4(weight[w_at], weight[w_at + 1u], weight[w_at + 2u], weight[w_at + 3u]);
-        let k1 = vec4(weight[w_at + 4u], weight[w_at + 5u], weight[w_at + 6u], weight[w_at + 7u]);
-        let k2 = vec4(weight[w_at + 8u], weight[w_at + 9u], weight[w_at + 10u], weight[w_at + 11u]);
-        let k3 = vec4(weight[w_at + 12u], weight[w_at + 13u], weight[w_at + 14u], weight[w_at + 15u]);
-        // Each class's taps (kh, kw) in the order class_row takes them:
-        // (far row, far column), (far row, near column), (near row, ...).
-        let w00 = vec4(k3.w, k3.y, k1.w, k1.y);
-        let w01 = vec4(k3.z, k3.x, k1.z, k1.x);
-        let w10 = vec4(k2.w, k2.y, k0.w, k0.y);
-        let w11 = vec4(k2.z, k2.x, k0.z, k0.x);
-        acc.m00 += mat4x4(even_cols(r0, r1, w00), even_cols(r1, r2, w00), even_cols(r2, r3, w00), even_cols(r3, r4, w00));
-        acc.m01 += mat4x4(odd_cols(r0, r1, w01), odd_cols(r1, r2, w01), odd_cols(r2, r3, w01), odd_cols(r3, r4, w01));
-        acc.m10 += mat4x4(even_cols(r1, r2, w10), even_cols(r2, r3, w10), even_cols(r3, r4, w10), even_cols(r4, r5, w10));
-        acc.m11 += mat4x4(odd_cols(r1, r2, w11), odd_cols(r2, r3, w11), odd_cols(r3, r4, w11), odd_cols(r4, r5, w11));
-        dy_at += y_plane;
-        w_at += p.c_in * 16u;
-    }
-
-    let x_at = (b * p.c_in + ci) * p.h_in * p.w_in;
-    store_class(acc.m00, x_at, ih0, iw0);
-    store_class(acc.m01, x_at, ih0, iw0 + 1u);
-    store_class(acc.m10, x_at, ih0 + 1u, iw0);
-    store_class(acc.m11, x_at, ih0 + 1u, iw0 + 1u);
-}
-
-// The window's columns: which lie inside dy, and their offsets (0 where not).
-struct WindowCols {
-    in_lo: vec4<bool>,
-    in_hi: vec2<bool>,
-    lo: vec4<u32>,
-    hi: vec2<u32>,
-}
-
-// One window row's columns 0-3, 1-4 and 2-5.
-struct Shifted {
-    s0: vec4<f32>,
-    s1: vec4<f32>,
-    s2: vec4<f32>,
-}
-
-/// Row `oh` of the dy plane at `at`, over the window's columns, zero where
-/// outside dy.
-fn window_row(at: u32, oh: i32, win: WindowCols) -> Shifted {
-    let inside = oh >= 0 && oh < i32(p.h_out);
-    let row = at + select(0u, u32(oh), inside) * p.w_out;
-    let lo = select(vec4(0.0), dy4(win.lo + row), win.in_lo & vec4(inside));
-    let hi2 = vec2(dy[win.hi.x + row], dy[win.hi.y + row]);
-    let hi = select(vec2(0.0), hi2, win.in_hi & vec2(inside));
-    return Shifted(lo, vec4(lo.yzw, hi.x), vec4(lo.zw, hi));
-}
-
-/// A row of 4 positions of an even column class (taps kw 3 and 1 at
-/// window columns j and j + 1): from window rows `far` and `near` (taps
-/// kh 3 - a and 1 - a), weights (far kw 3, far kw 1, near kw 3, near kw 1).
-fn even_cols(far: Shifted, near: Shifted, w: vec4<f32>) -> vec4<f32> {
-    return w.x * far.s0 + w.y * far.s1 + w.z * near.s0 + w.w * near.s1;
-}
-
-/// As `even_cols` for an odd column class: taps kw 2 and 0 at window
-/// columns j + 1 and j + 2.
-fn odd_cols(far: Shifted, near: Shifted, w: vec4<f32>) -> vec4<f32> {
-    return w.x * far.s1 + w.y * far.s2 + w.z * near.s1 + w.w * near.s2;
-}
-
-/// Stores one class's 4 x 4 sums (column i: row i) at dx rows ih, ih + 2,
-/// ... and columns iw, iw + 2, ..., skipping those past dx's edge.
-fn store_class(sums: mat4x4<f32>, x_at: u32, ih: u32, iw: u32) {
-    for (var i = 0u; i < 4u; i++) {
-        let row = ih + 2u * i;
-        if row >= p.h_in {
-            break;
-        }
-        for (var j = 0u; j < 4u; j++) {
-            let col = iw + 2u * j;
-            if col < p.w_in {
-                dx[x_at + row * p.w_in + col] = sums[i][j];
-            }
-        }
-    }
 }
 
 /// w0 * dy[at + ow0 + j] + w1 * dy[at + ow0 + j - 1] for j = 0..7, reading

@@ -523,6 +523,23 @@ impl Pass {
         let blocks_of = |count: u32| (count as usize).div_ceil(BLOCK);
         let n = blocks_of(p.n);
         match self {
+            // Kernel 4, stride 2, padding 1 with input rows of whole vec4
+            // (D.0, and G.9's input gradient, on 28 x 28 images):
+            // `conv2d_forward_rows`, 8 columns of one output row for 8
+            // channels per invocation, loading vec4. On lavapipe
+            // (`benches/kernels.rs`, standard preset, GPU time against the
+            // matmul beside it, the flat kernel and this one interleaved
+            // twice): D.0's forward pass 0.45, 0.45 -> 0.51, 0.54; G.9's
+            // input gradient 0.45, 0.46 -> 0.53, 0.54.
+            Pass::Forward
+                if p.c_in < FLAT_BELOW
+                    && (p.k_h, p.k_w, p.stride, p.pad) == (4, 4, 2, 1)
+                    && p.w_in.is_multiple_of(4) =>
+            {
+                let chunks = blocks_of(p.w_out);
+                let blocks = (p.n * p.h_out) as usize * blocks_of(p.c_out) * chunks;
+                (shaders::CONV2D_FORWARD_ROWS, blocks)
+            }
             Pass::Forward => {
                 let blocks = n * blocks_of(p.c_out) * (p.h_out * p.w_out) as usize;
                 let kernel = if p.c_in < FLAT_BELOW {
@@ -538,7 +555,8 @@ impl Pass {
             // (`benches/kernels.rs`, standard preset, GPU time against the
             // matmul beside it, the narrow kernel and this one interleaved
             // twice): G.9's forward pass 0.19, 0.19 -> 0.38, 0.34; D.0's
-            // input gradient 0.19, 0.20 -> 0.32, 0.35.
+            // input gradient 0.19, 0.20 -> 0.32, 0.35. Reading the kernel
+            // rows as vec4 gave 0.36-0.39 for both, after.
             Pass::BackwardInput
                 if p.c_in < NARROW_BELOW && (p.k_h, p.k_w, p.stride, p.pad) == (4, 4, 2, 1) =>
             {

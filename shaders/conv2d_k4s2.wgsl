@@ -1,0 +1,323 @@
+// Convolutions with kernel 4 x 4, stride 2 and padding 1 (the DCGAN's
+// resampling layers) with few input channels, where conv2d.wgsl's blocks
+// of 8 channels have little to reuse: D.0 (one input channel) and,
+// mirrored, G.9 (one output channel). Layouts as conv2d.wgsl (x, dx
+// [n, c_in, h_in, w_in], weight [c_out, c_in, 4, 4], y, dy [n, c_out,
+// h_out, w_out]); the weight is read one kernel row (a vec4) at a time.
+//
+// Both kernels reuse each value they load across a tile of positions, as
+// a stride-2 kernel's overlapping windows allow, where the conv2d kernels
+// load one f32 per lane per use: on software adapters every load is a
+// memory operation per lane, and loads decide the speed.
+//
+// conv2d_forward_rows (input rows a multiple of 4 long, read as vec4):
+// each invocation computes 8 output columns ow0.. of one output row oh,
+// for one image and 8 output channels co0..: per input channel and kernel
+// row kh, the 18 input columns those outputs read (2 ow0 - 1 to 2 ow0 +
+// 16) come as 6 vec4 and the 8 channels' kernel rows as 8 vec4, for 256
+// multiply-adds. Grid: one invocation per (oh, column chunk, channel
+// block, image), flat index ((oh * chunks + ow0 / 8) * co_blocks + co0 /
+// 8) * n + b: neighbouring lanes take neighbouring images, so they skip
+// the same padding rows. Channels past c_out repeat the last one and are
+// not stored.
+//
+// conv2d_backward_input_tile: see the kernel.
+
+// Mirrors the Rust `ConvParams` (conv2d.wgsl's struct of the same name).
+struct ConvParams {
+    n: u32,
+    c_in: u32,
+    c_out: u32,
+    h_in: u32,
+    w_in: u32,
+    h_out: u32,
+    w_out: u32,
+    k_h: u32,
+    k_w: u32,
+    stride: u32,
+    pad: u32,
+    accumulate: u32,
+    slices: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: ConvParams;
+// Forward: x [n, c_in, h_in, w_in] as rows of vec4.
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
+// weight [c_out, c_in, 4, 4], one vec4 per kernel row.
+@group(0) @binding(2) var<storage, read> weight: array<vec4<f32>>;
+// Input gradient: dy [n, c_out, h_out, w_out].
+@group(0) @binding(3) var<storage, read> dy: array<f32>;
+// Forward output y [n, c_out, h_out, w_out].
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+// Input gradient dx [n, c_in, h_in, w_in].
+@group(0) @binding(5) var<storage, read_write> dx: array<f32>;
+
+// 8 output columns of one channel.
+struct Cols8 {
+    lo: vec4<f32>,
+    hi: vec4<f32>,
+}
+
+@compute @workgroup_size(WG)
+fn conv2d_forward_rows(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+    let index = flat_index(wid, nwg, lid);
+    let chunks = (p.w_out + 7u) / 8u;
+    let co_blocks = (p.c_out + 7u) / 8u;
+    if index >= p.n * co_blocks * chunks * p.h_out {
+        return;
+    }
+    let b = index % p.n;
+    let co0 = index / p.n % co_blocks * 8u;
+    let chunk = index / (p.n * co_blocks) % chunks;
+    let oh = index / (p.n * co_blocks * chunks);
+
+    // The chunk's input columns 2 ow0 - 1 .. 2 ow0 + 16 lie in the vec4
+    // 4 chunk - 1 .. 4 chunk + 4 of a row; those outside the row read zero.
+    let row4 = p.w_in / 4u;
+    let v0 = 4u * chunk;
+    let first = vec4(v0) + vec4(0u, 1u, 2u, 3u);
+    let inside = first < vec4(row4);
+    let at = select(vec4(0u), first, inside);
+    let has_left = chunk > 0u;
+    let left_at = select(0u, v0 - 1u, has_left);
+    let has_right = v0 + 4u < row4;
+    let right_at = select(0u, v0 + 4u, has_right);
+
+    // Channel co0 + j's offset into the weight (in vec4), clamped to the last.
+    let last = vec4(p.c_out - 1u);
+    let step = p.c_in * 4u;
+    let w_lo = min(vec4(co0) + vec4(0u, 1u, 2u, 3u), last) * step;
+    let w_hi = min(vec4(co0) + vec4(4u, 5u, 6u, 7u), last) * step;
+
+    var acc: array<Cols8, 8>;
+    for (var ci = 0u; ci < p.c_in; ci++) {
+        for (var kh = 0u; kh < 4u; kh++) {
+            let ih = i32(2u * oh + kh) - 1;
+            if ih < 0 || ih >= i32(p.h_in) {
+                continue;
+            }
+            let row = ((b * p.c_in + ci) * p.h_in + u32(ih)) * row4;
+            let l = select(0.0, x[row + left_at].w, has_left);
+            let r = select(0.0, x[row + right_at].x, has_right);
+            let b0 = select(vec4(0.0), x[row + at.x], inside.x);
+            let b1 = select(vec4(0.0), x[row + at.y], inside.y);
+            let b2 = select(vec4(0.0), x[row + at.z], inside.z);
+            let b3 = select(vec4(0.0), x[row + at.w], inside.w);
+            // Tap kw reads input column 2 ow - 1 + kw for the 8 outputs.
+            let t0 = Cols8(vec4(l, b0.y, b0.w, b1.y), vec4(b1.w, b2.y, b2.w, b3.y));
+            let t1 = Cols8(vec4(b0.x, b0.z, b1.x, b1.z), vec4(b2.x, b2.z, b3.x, b3.z));
+            let t2 = Cols8(vec4(b0.y, b0.w, b1.y, b1.w), vec4(b2.y, b2.w, b3.y, b3.w));
+            let t3 = Cols8(vec4(b0.z, b1.x, b1.z, b2.x), vec4(b2.z, b3.x, b3.z, r));
+            let k = ci * 4u + kh;
+            acc[0] = add_taps(acc[0], weight[w_lo.x + k], t0, t1, t2, t3);
+            acc[1] = add_taps(acc[1], weight[w_lo.y + k], t0, t1, t2, t3);
+            acc[2] = add_taps(acc[2], weight[w_lo.z + k], t0, t1, t2, t3);
+            acc[3] = add_taps(acc[3], weight[w_lo.w + k], t0, t1, t2, t3);
+            acc[4] = add_taps(acc[4], weight[w_hi.x + k], t0, t1, t2, t3);
+            acc[5] = add_taps(acc[5], weight[w_hi.y + k], t0, t1, t2, t3);
+            acc[6] = add_taps(acc[6], weight[w_hi.z + k], t0, t1, t2, t3);
+            acc[7] = add_taps(acc[7], weight[w_hi.w + k], t0, t1, t2, t3);
+        }
+    }
+
+    // Constant indices only, so that the sums can stay in registers.
+    let y_at = (b * p.c_out + co0) * p.h_out * p.w_out + oh * p.w_out + chunk * 8u;
+    store_cols(acc[0], co0, y_at, chunk);
+    store_cols(acc[1], co0 + 1u, y_at, chunk);
+    store_cols(acc[2], co0 + 2u, y_at, chunk);
+    store_cols(acc[3], co0 + 3u, y_at, chunk);
+    store_cols(acc[4], co0 + 4u, y_at, chunk);
+    store_cols(acc[5], co0 + 5u, y_at, chunk);
+    store_cols(acc[6], co0 + 6u, y_at, chunk);
+    store_cols(acc[7], co0 + 7u, y_at, chunk);
+}
+
+/// Stores channel co's 8 columns, `y_at` being channel co0's first, unless
+/// co is past c_out; columns past w_out are skipped.
+fn store_cols(sums: Cols8, co: u32, y_at: u32, chunk: u32) {
+    if co >= p.c_out {
+        return;
+    }
+    let at = y_at + (co % 8u) * p.h_out * p.w_out;
+    let valid = p.w_out - chunk * 8u;
+    for (var i = 0u; i < 4u; i++) {
+        if i < valid {
+            y[at + i] = sums.lo[i];
+        }
+        if 4u + i < valid {
+            y[at + 4u + i] = sums.hi[i];
+        }
+    }
+}
+
+/// `sums` plus one channel's kernel row `w` (kw = 0..3) times the columns
+/// each tap reads.
+fn add_taps(sums: Cols8, w: vec4<f32>, t0: Cols8, t1: Cols8, t2: Cols8, t3: Cols8) -> Cols8 {
+    let lo = sums.lo + w.x * t0.lo + w.y * t1.lo + w.z * t2.lo + w.w * t3.lo;
+    let hi = sums.hi + w.x * t0.hi + w.y * t1.hi + w.z * t2.hi + w.w * t3.hi;
+    return Cols8(lo, hi);
+}
+
+// The four parity classes' 4 x 4 sums of conv2d_backward_input_tile:
+// m_ac for rows of parity a and columns of parity c, column i of the
+// matrix holding the class's row i.
+struct Classes {
+    m00: mat4x4<f32>,
+    m01: mat4x4<f32>,
+    m10: mat4x4<f32>,
+    m11: mat4x4<f32>,
+}
+
+fn ceil_div(a: u32, b: u32) -> u32 {
+    return (a + b - 1u) / b;
+}
+
+fn dy4(i: vec4<u32>) -> vec4<f32> {
+    return vec4(dy[i.x], dy[i.y], dy[i.z], dy[i.w]);
+}
+
+// dx, for few input channels (D.0's input gradient, G.9's forward pass):
+// one image and one input channel per invocation, an 8 x 8 tile of dx at
+// rows ih0.., columns iw0.. (both multiples of 8). Each position of the
+// tile takes 2 x 2 of the 16 taps, which ones depending on its parity
+// (row class a = ih % 2, column class c = iw % 2), and the 4 x 4 positions
+// of one class read dy at shifted copies of the same window, so per output
+// channel the tile loads one 6 x 6 window of dy and the 4 kernel rows for
+// 256 multiply-adds (conv2d.wgsl's narrow kernel loads 0.6 values per
+// multiply-add).
+// With padding 1, class a's taps are kh = 3 - a and 1 - a at window rows
+// i + a and i + a + 1 (i the position's row in its class, window row 0
+// being dy row ih0 / 2 - 1), and likewise for columns.
+@compute @workgroup_size(WG)
+fn conv2d_backward_input_tile(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+    let index = flat_index(wid, nwg, lid);
+    let tiles_w = ceil_div(p.w_in, 8u);
+    let tiles = ceil_div(p.h_in, 8u) * tiles_w;
+    if index >= tiles * p.c_in * p.n {
+        return;
+    }
+    // Neighbouring lanes take neighbouring images of the same tile, so
+    // they take the same window-edge branches.
+    let b = index % p.n;
+    let ci = index / p.n % p.c_in;
+    let tile = index / (p.n * p.c_in);
+    let ih0 = tile / tiles_w * 8u;
+    let iw0 = tile % tiles_w * 8u;
+
+    // The window: dy rows oh0 + r and columns ow0 + q, r and q in 0..5,
+    // reading zero outside dy.
+    let oh0 = i32(ih0 / 2u) - 1;
+    let ow0 = i32(iw0 / 2u) - 1;
+    let cols_lo = vec4(ow0) + vec4(0, 1, 2, 3);
+    let cols_hi = vec2(ow0) + vec2(4, 5);
+    let w_out = i32(p.w_out);
+    let win = WindowCols(
+        (cols_lo >= vec4(0)) & (cols_lo < vec4(w_out)),
+        (cols_hi >= vec2(0)) & (cols_hi < vec2(w_out)),
+        vec4<u32>(max(cols_lo, vec4(0))),
+        vec2<u32>(max(cols_hi, vec2(0))),
+    );
+    let y_plane = p.h_out * p.w_out;
+    var dy_at = b * p.c_out * y_plane;
+    var w_at = ci * 4u;
+    // Class (a, c)'s sums: column i holds its row i, component j its column j.
+    var acc: Classes;
+    for (var co = 0u; co < p.c_out; co++) {
+        let r0 = window_row(dy_at, oh0, win);
+        let r1 = window_row(dy_at, oh0 + 1, win);
+        let r2 = window_row(dy_at, oh0 + 2, win);
+        let r3 = window_row(dy_at, oh0 + 3, win);
+        let r4 = window_row(dy_at, oh0 + 4, win);
+        let r5 = window_row(dy_at, oh0 + 5, win);
+        // Row kh of the 4 x 4 kernel, kw = 0..3.
+        let k0 = weight[w_at];
+        let k1 = weight[w_at + 1u];
+        let k2 = weight[w_at + 2u];
+        let k3 = weight[w_at + 3u];
+        // Each class's taps (kh, kw) in the order class_row takes them:
+        // (far row, far column), (far row, near column), (near row, ...).
+        let w00 = vec4(k3.w, k3.y, k1.w, k1.y);
+        let w01 = vec4(k3.z, k3.x, k1.z, k1.x);
+        let w10 = vec4(k2.w, k2.y, k0.w, k0.y);
+        let w11 = vec4(k2.z, k2.x, k0.z, k0.x);
+        acc.m00 += mat4x4(even_cols(r0, r1, w00), even_cols(r1, r2, w00), even_cols(r2, r3, w00), even_cols(r3, r4, w00));
+        acc.m01 += mat4x4(odd_cols(r0, r1, w01), odd_cols(r1, r2, w01), odd_cols(r2, r3, w01), odd_cols(r3, r4, w01));
+        acc.m10 += mat4x4(even_cols(r1, r2, w10), even_cols(r2, r3, w10), even_cols(r3, r4, w10), even_cols(r4, r5, w10));
+        acc.m11 += mat4x4(odd_cols(r1, r2, w11), odd_cols(r2, r3, w11), odd_cols(r3, r4, w11), odd_cols(r4, r5, w11));
+        dy_at += y_plane;
+        w_at += p.c_in * 4u;
+    }
+
+    let x_at = (b * p.c_in + ci) * p.h_in * p.w_in;
+    store_class(acc.m00, x_at, ih0, iw0);
+    store_class(acc.m01, x_at, ih0, iw0 + 1u);
+    store_class(acc.m10, x_at, ih0 + 1u, iw0);
+    store_class(acc.m11, x_at, ih0 + 1u, iw0 + 1u);
+}
+
+// The window's columns: which lie inside dy, and their offsets (0 where not).
+struct WindowCols {
+    in_lo: vec4<bool>,
+    in_hi: vec2<bool>,
+    lo: vec4<u32>,
+    hi: vec2<u32>,
+}
+
+// One window row's columns 0-3, 1-4 and 2-5.
+struct Shifted {
+    s0: vec4<f32>,
+    s1: vec4<f32>,
+    s2: vec4<f32>,
+}
+
+/// Row `oh` of the dy plane at `at`, over the window's columns, zero where
+/// outside dy.
+fn window_row(at: u32, oh: i32, win: WindowCols) -> Shifted {
+    let inside = oh >= 0 && oh < i32(p.h_out);
+    let row = at + select(0u, u32(oh), inside) * p.w_out;
+    let lo = select(vec4(0.0), dy4(win.lo + row), win.in_lo & vec4(inside));
+    let hi2 = vec2(dy[win.hi.x + row], dy[win.hi.y + row]);
+    let hi = select(vec2(0.0), hi2, win.in_hi & vec2(inside));
+    return Shifted(lo, vec4(lo.yzw, hi.x), vec4(lo.zw, hi));
+}
+
+/// A row of 4 positions of an even column class (taps kw 3 and 1 at
+/// window columns j and j + 1): from window rows `far` and `near` (taps
+/// kh 3 - a and 1 - a), weights (far kw 3, far kw 1, near kw 3, near kw 1).
+fn even_cols(far: Shifted, near: Shifted, w: vec4<f32>) -> vec4<f32> {
+    return w.x * far.s0 + w.y * far.s1 + w.z * near.s0 + w.w * near.s1;
+}
+
+/// As `even_cols` for an odd column class: taps kw 2 and 0 at window
+/// columns j + 1 and j + 2.
+fn odd_cols(far: Shifted, near: Shifted, w: vec4<f32>) -> vec4<f32> {
+    return w.x * far.s1 + w.y * far.s2 + w.z * near.s1 + w.w * near.s2;
+}
+
+/// Stores one class's 4 x 4 sums (column i: row i) at dx rows ih, ih + 2,
+/// ... and columns iw, iw + 2, ..., skipping those past dx's edge.
+fn store_class(sums: mat4x4<f32>, x_at: u32, ih: u32, iw: u32) {
+    for (var i = 0u; i < 4u; i++) {
+        let row = ih + 2u * i;
+        if row >= p.h_in {
+            break;
+        }
+        for (var j = 0u; j < 4u; j++) {
+            let col = iw + 2u * j;
+            if col < p.w_in {
+                dx[x_at + row * p.w_in + col] = sums[i][j];
+            }
+        }
+    }
+}
