@@ -21,7 +21,8 @@
 // the same padding rows. Channels past c_out repeat the last one and are
 // not stored.
 //
-// conv2d_backward_input_tile: see the kernel.
+// conv2d_backward_input_tile and conv2d_backward_weight_rows: see each
+// kernel.
 
 // Mirrors the Rust `ConvParams` (conv2d.wgsl's struct of the same name).
 struct ConvParams {
@@ -50,10 +51,14 @@ struct ConvParams {
 @group(0) @binding(2) var<storage, read> weight: array<vec4<f32>>;
 // Input gradient: dy [n, c_out, h_out, w_out].
 @group(0) @binding(3) var<storage, read> dy: array<f32>;
-// Forward output y [n, c_out, h_out, w_out].
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 // Input gradient dx [n, c_in, h_in, w_in].
 @group(0) @binding(5) var<storage, read_write> dx: array<f32>;
+// Weight gradient dw [c_out, c_in, 4, 4].
+@group(0) @binding(6) var<storage, read_write> dw: array<f32>;
+// The row kernels' dy (weight gradient) and y (forward) as pairs: output
+// rows are half the input rows' length, so a multiple of 2.
+@group(0) @binding(7) var<storage, read> dy2: array<vec2<f32>>;
+@group(0) @binding(8) var<storage, read_write> y2: array<vec2<f32>>;
 
 // 8 output columns of one channel.
 struct Cols8 {
@@ -78,17 +83,7 @@ fn conv2d_forward_rows(
     let chunk = index / (p.n * co_blocks) % chunks;
     let oh = index / (p.n * co_blocks * chunks);
 
-    // The chunk's input columns 2 ow0 - 1 .. 2 ow0 + 16 lie in the vec4
-    // 4 chunk - 1 .. 4 chunk + 4 of a row; those outside the row read zero.
-    let row4 = p.w_in / 4u;
-    let v0 = 4u * chunk;
-    let first = vec4(v0) + vec4(0u, 1u, 2u, 3u);
-    let inside = first < vec4(row4);
-    let at = select(vec4(0u), first, inside);
-    let has_left = chunk > 0u;
-    let left_at = select(0u, v0 - 1u, has_left);
-    let has_right = v0 + 4u < row4;
-    let right_at = select(0u, v0 + 4u, has_right);
+    let cols = chunk_cols(chunk);
 
     // Channel co0 + j's offset into the weight (in vec4), clamped to the last.
     let last = vec4(p.c_out - 1u);
@@ -103,27 +98,16 @@ fn conv2d_forward_rows(
             if ih < 0 || ih >= i32(p.h_in) {
                 continue;
             }
-            let row = ((b * p.c_in + ci) * p.h_in + u32(ih)) * row4;
-            let l = select(0.0, x[row + left_at].w, has_left);
-            let r = select(0.0, x[row + right_at].x, has_right);
-            let b0 = select(vec4(0.0), x[row + at.x], inside.x);
-            let b1 = select(vec4(0.0), x[row + at.y], inside.y);
-            let b2 = select(vec4(0.0), x[row + at.z], inside.z);
-            let b3 = select(vec4(0.0), x[row + at.w], inside.w);
-            // Tap kw reads input column 2 ow - 1 + kw for the 8 outputs.
-            let t0 = Cols8(vec4(l, b0.y, b0.w, b1.y), vec4(b1.w, b2.y, b2.w, b3.y));
-            let t1 = Cols8(vec4(b0.x, b0.z, b1.x, b1.z), vec4(b2.x, b2.z, b3.x, b3.z));
-            let t2 = Cols8(vec4(b0.y, b0.w, b1.y, b1.w), vec4(b2.y, b2.w, b3.y, b3.w));
-            let t3 = Cols8(vec4(b0.z, b1.x, b1.z, b2.x), vec4(b2.z, b3.x, b3.z, r));
+            let t = row_taps(((b * p.c_in + ci) * p.h_in + u32(ih)) * (p.w_in / 4u), cols);
             let k = ci * 4u + kh;
-            acc[0] = add_taps(acc[0], weight[w_lo.x + k], t0, t1, t2, t3);
-            acc[1] = add_taps(acc[1], weight[w_lo.y + k], t0, t1, t2, t3);
-            acc[2] = add_taps(acc[2], weight[w_lo.z + k], t0, t1, t2, t3);
-            acc[3] = add_taps(acc[3], weight[w_lo.w + k], t0, t1, t2, t3);
-            acc[4] = add_taps(acc[4], weight[w_hi.x + k], t0, t1, t2, t3);
-            acc[5] = add_taps(acc[5], weight[w_hi.y + k], t0, t1, t2, t3);
-            acc[6] = add_taps(acc[6], weight[w_hi.z + k], t0, t1, t2, t3);
-            acc[7] = add_taps(acc[7], weight[w_hi.w + k], t0, t1, t2, t3);
+            acc[0] = add_taps(acc[0], weight[w_lo.x + k], t);
+            acc[1] = add_taps(acc[1], weight[w_lo.y + k], t);
+            acc[2] = add_taps(acc[2], weight[w_lo.z + k], t);
+            acc[3] = add_taps(acc[3], weight[w_lo.w + k], t);
+            acc[4] = add_taps(acc[4], weight[w_hi.x + k], t);
+            acc[5] = add_taps(acc[5], weight[w_hi.y + k], t);
+            acc[6] = add_taps(acc[6], weight[w_hi.z + k], t);
+            acc[7] = add_taps(acc[7], weight[w_hi.w + k], t);
         }
     }
 
@@ -139,30 +123,219 @@ fn conv2d_forward_rows(
     store_cols(acc[7], co0 + 7u, y_at, chunk);
 }
 
-/// Stores channel co's 8 columns, `y_at` being channel co0's first, unless
-/// co is past c_out; columns past w_out are skipped.
+/// Stores channel co's 8 columns, `y_at` (even) being channel co0's first,
+/// unless co is past c_out; column pairs past w_out are skipped.
 fn store_cols(sums: Cols8, co: u32, y_at: u32, chunk: u32) {
     if co >= p.c_out {
         return;
     }
-    let at = y_at + (co % 8u) * p.h_out * p.w_out;
+    let pair = (y_at + (co % 8u) * p.h_out * p.w_out) / 2u;
     let valid = p.w_out - chunk * 8u;
-    for (var i = 0u; i < 4u; i++) {
-        if i < valid {
-            y[at + i] = sums.lo[i];
-        }
-        if 4u + i < valid {
-            y[at + 4u + i] = sums.hi[i];
-        }
+    y2[pair] = sums.lo.xy;
+    if valid > 2u {
+        y2[pair + 1u] = sums.lo.zw;
     }
+    if valid > 4u {
+        y2[pair + 2u] = sums.hi.xy;
+    }
+    if valid > 6u {
+        y2[pair + 3u] = sums.hi.zw;
+    }
+}
+
+/// Where the input columns of output columns 8 chunk.. lie in a row of
+/// vec4: columns 16 chunk - 1 .. 16 chunk + 16 are the last component of
+/// vec4 `left`, all of `mid` and the first of `right` (4 chunk - 1 ..
+/// 4 chunk + 4); those outside the row read zero.
+struct ChunkCols {
+    mid: vec4<u32>,
+    mid_in: vec4<bool>,
+    left: u32,
+    left_in: bool,
+    right: u32,
+    right_in: bool,
+}
+
+fn chunk_cols(chunk: u32) -> ChunkCols {
+    let row4 = p.w_in / 4u;
+    let v0 = 4u * chunk;
+    let first = vec4(v0) + vec4(0u, 1u, 2u, 3u);
+    let mid_in = first < vec4(row4);
+    let left_in = chunk > 0u;
+    let right_in = v0 + 4u < row4;
+    return ChunkCols(
+        select(vec4(0u), first, mid_in),
+        mid_in,
+        select(0u, v0 - 1u, left_in),
+        left_in,
+        select(0u, v0 + 4u, right_in),
+        right_in,
+    );
+}
+
+// What each tap kw of a kernel row reads for 8 output columns.
+struct Taps {
+    t0: Cols8,
+    t1: Cols8,
+    t2: Cols8,
+    t3: Cols8,
+}
+
+/// The input row starting at vec4 `row`, as the 4 taps of 8 output
+/// columns: tap kw reads input column 2 ow - 1 + kw.
+fn row_taps(row: u32, c: ChunkCols) -> Taps {
+    let l = select(0.0, x[row + c.left].w, c.left_in);
+    let r = select(0.0, x[row + c.right].x, c.right_in);
+    let b0 = select(vec4(0.0), x[row + c.mid.x], c.mid_in.x);
+    let b1 = select(vec4(0.0), x[row + c.mid.y], c.mid_in.y);
+    let b2 = select(vec4(0.0), x[row + c.mid.z], c.mid_in.z);
+    let b3 = select(vec4(0.0), x[row + c.mid.w], c.mid_in.w);
+    return Taps(
+        Cols8(vec4(l, b0.y, b0.w, b1.y), vec4(b1.w, b2.y, b2.w, b3.y)),
+        Cols8(vec4(b0.x, b0.z, b1.x, b1.z), vec4(b2.x, b2.z, b3.x, b3.z)),
+        Cols8(vec4(b0.y, b0.w, b1.y, b1.w), vec4(b2.y, b2.w, b3.y, b3.w)),
+        Cols8(vec4(b0.z, b1.x, b1.z, b2.x), vec4(b2.z, b3.x, b3.z, r)),
+    );
 }
 
 /// `sums` plus one channel's kernel row `w` (kw = 0..3) times the columns
 /// each tap reads.
-fn add_taps(sums: Cols8, w: vec4<f32>, t0: Cols8, t1: Cols8, t2: Cols8, t3: Cols8) -> Cols8 {
-    let lo = sums.lo + w.x * t0.lo + w.y * t1.lo + w.z * t2.lo + w.w * t3.lo;
-    let hi = sums.hi + w.x * t0.hi + w.y * t1.hi + w.z * t2.hi + w.w * t3.hi;
+fn add_taps(sums: Cols8, w: vec4<f32>, t: Taps) -> Cols8 {
+    let lo = sums.lo + w.x * t.t0.lo + w.y * t.t1.lo + w.z * t.t2.lo + w.w * t.t3.lo;
+    let hi = sums.hi + w.x * t.t0.hi + w.y * t.t1.hi + w.z * t.t2.hi + w.w * t.t3.hi;
     return Cols8(lo, hi);
+}
+
+// dw for few input channels, input rows a multiple of 4 long (D.0's and
+// G.9's weight gradients): the sum over images and output positions
+// splits into units (image b, output row oh), which `slices` lanes share
+// (lane s takes units s, s + slices, ...); each lane sums one input
+// channel ci and 4 output channels co0.. for all 16 taps (a mat4x4 per
+// channel, column kh holding kw = 0..3), over its units' 8-column chunks:
+// per chunk, 32 dy loads and per kernel row the 6 vec4 of conv2d_forward_rows,
+// for 512 multiply-adds. The lanes of a block then add their sums in
+// workgroup memory. Grid: WG / slices blocks per workgroup, block index
+// (co0 / 4) * c_in + ci, lanes of a block consecutive.
+@compute @workgroup_size(WG)
+fn conv2d_backward_weight_rows(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+    let per_group = WG / p.slices;
+    let first_block = group_index(wid, nwg) * per_group;
+    let block = first_block + lid.x / p.slices;
+    let blocks = p.c_in * ((p.c_out + 3u) / 4u);
+    let ci = block % p.c_in;
+    let co0 = block / p.c_in * 4u;
+    // No early return: every lane must reach the barriers below. Lanes past
+    // the last block sum nothing.
+    let units = select(0u, p.n * p.h_out, block < blocks);
+    let chunks = (p.w_out + 7u) / 8u;
+    let y_plane = p.h_out * p.w_out;
+    // Channel co0 + j's offset in an image's dy, clamped to the last (its
+    // sums are then not stored).
+    let dy_at = min(vec4(co0) + vec4(0u, 1u, 2u, 3u), vec4(p.c_out - 1u)) * y_plane;
+    // Channel co0 + j's sums: column kh holds kw = 0..3.
+    var acc0: mat4x4<f32>;
+    var acc1: mat4x4<f32>;
+    var acc2: mat4x4<f32>;
+    var acc3: mat4x4<f32>;
+    for (var unit = lid.x % p.slices; unit < units; unit += p.slices) {
+        let b = unit / p.h_out;
+        let oh = unit % p.h_out;
+        let x_image = (b * p.c_in + ci) * p.h_in;
+        let ih = i32(2u * oh) - 1;
+        for (var chunk = 0u; chunk < chunks; chunk++) {
+            let cols = chunk_cols(chunk);
+            let y_at = b * p.c_out * y_plane + oh * p.w_out + chunk * 8u;
+            let valid = p.w_out - chunk * 8u;
+            let d = Channels4(
+                dy_cols(y_at + dy_at.x, valid),
+                dy_cols(y_at + dy_at.y, valid),
+                dy_cols(y_at + dy_at.z, valid),
+                dy_cols(y_at + dy_at.w, valid),
+            );
+            let k0 = row_dots(x_image, ih, cols, d);
+            let k1 = row_dots(x_image, ih + 1, cols, d);
+            let k2 = row_dots(x_image, ih + 2, cols, d);
+            let k3 = row_dots(x_image, ih + 3, cols, d);
+            acc0 += mat4x4(k0[0], k1[0], k2[0], k3[0]);
+            acc1 += mat4x4(k0[1], k1[1], k2[1], k3[1]);
+            acc2 += mat4x4(k0[2], k1[2], k2[2], k3[2]);
+            acc3 += mat4x4(k0[3], k1[3], k2[3], k3[3]);
+        }
+    }
+
+    // Channel j's sums over the block's lanes, one channel per round.
+    let first_lane = lid.x / p.slices * p.slices;
+    for (var j = 0u; j < 4u; j++) {
+        switch j {
+            case 0u: { weight_sums[lid.x] = acc0; }
+            case 1u: { weight_sums[lid.x] = acc1; }
+            case 2u: { weight_sums[lid.x] = acc2; }
+            default: { weight_sums[lid.x] = acc3; }
+        }
+        workgroupBarrier();
+        for (var i = lid.x; i < 16u * per_group; i += WG) {
+            let local = i / 16u;
+            let e = i % 16u;
+            var total = 0.0;
+            for (var s = 0u; s < p.slices; s++) {
+                total += weight_sums[local * p.slices + s][e / 4u][e % 4u];
+            }
+            let at_block = first_block + local;
+            let co = at_block / p.c_in * 4u + j;
+            if at_block < blocks && co < p.c_out {
+                let at = (co * p.c_in + at_block % p.c_in) * 16u + e;
+                dw[at] = select(0.0, dw[at], p.accumulate != 0u) + total;
+            }
+        }
+        workgroupBarrier();
+    }
+}
+
+// One channel's 16 partial sums per lane (16 KiB at 256 lanes).
+var<workgroup> weight_sums: array<mat4x4<f32>, WG>;
+
+/// 8 columns of one channel's dy row from `at` (even), zero past w_out
+/// (`valid` columns remain in the row, an even number).
+fn dy_cols(at: u32, valid: u32) -> Cols8 {
+    let pair = at / 2u;
+    let p0 = select(vec2(0.0), dy2[pair], valid > 0u);
+    let p1 = select(vec2(0.0), dy2[select(pair, pair + 1u, valid > 2u)], valid > 2u);
+    let p2 = select(vec2(0.0), dy2[select(pair, pair + 2u, valid > 4u)], valid > 4u);
+    let p3 = select(vec2(0.0), dy2[select(pair, pair + 3u, valid > 6u)], valid > 6u);
+    return Cols8(vec4(p0, p1), vec4(p2, p3));
+}
+
+// 8 dy columns of each of 4 channels.
+struct Channels4 {
+    d0: Cols8,
+    d1: Cols8,
+    d2: Cols8,
+    d3: Cols8,
+}
+
+/// For input row `ih` of the image plane starting at row `x_image` (zero
+/// outside the input): column j holds (t_kw . d_j) for kw = 0..3, t the
+/// row's taps for the chunk, d_j channel j's dy columns.
+fn row_dots(x_image: u32, ih: i32, cols: ChunkCols, d: Channels4) -> mat4x4<f32> {
+    if ih < 0 || ih >= i32(p.h_in) {
+        return mat4x4<f32>();
+    }
+    let t = row_taps((x_image + u32(ih)) * (p.w_in / 4u), cols);
+    return mat4x4(tap_dots(t, d.d0), tap_dots(t, d.d1), tap_dots(t, d.d2), tap_dots(t, d.d3));
+}
+
+/// (t_kw . d) for kw = 0..3, each a dot product over the 8 columns.
+fn tap_dots(t: Taps, d: Cols8) -> vec4<f32> {
+    return vec4(
+        dot(t.t0.lo, d.lo) + dot(t.t0.hi, d.hi),
+        dot(t.t1.lo, d.lo) + dot(t.t1.hi, d.hi),
+        dot(t.t2.lo, d.lo) + dot(t.t2.hi, d.hi),
+        dot(t.t3.lo, d.lo) + dot(t.t3.hi, d.hi),
+    );
 }
 
 // The four parity classes' 4 x 4 sums of conv2d_backward_input_tile:

@@ -348,6 +348,15 @@ fn record(
             DenseGrid::Groups(groups) => enc.dispatch_groups(kernel, &dense, &[a, b, c], groups),
         };
     }
+    if kernel_pass == Pass::BackwardWeight && k4s2_rows(&params) {
+        let units = (params.n * params.h_out) as usize;
+        params.slices = units.next_power_of_two().min(ROWS_WEIGHT_LANES) as u32;
+        let blocks = (params.c_in * params.c_out.div_ceil(4)) as usize;
+        let per_group = crate::WORKGROUP_SIZE / params.slices;
+        let groups = blocks.div_ceil(per_group as usize);
+        let kernel = shaders::CONV2D_BACKWARD_WEIGHT_ROWS;
+        return enc.dispatch_groups(kernel, &params, &bound, groups);
+    }
     let (kernel, blocks) = kernel_pass.kernel(&params);
     if kernel_pass == Pass::BackwardWeight {
         let positions = (params.h_out * params.w_out) as usize;
@@ -408,6 +417,24 @@ const BLOCK: usize = 8;
 /// the narrow kernel loads about 0.6 values with two taps per stride class
 /// (1.1 with one), the channel blocks 2 / c_in.
 const NARROW_BELOW: u32 = 4;
+
+/// Whether `shaders/conv2d_k4s2.wgsl`'s row kernels run the forward pass
+/// and the weight gradient of `p`: kernel 4, stride 2, padding 1, few
+/// input channels (below [`FLAT_BELOW`]) and input rows a multiple of 4
+/// long (read as vec4). In the model: D.0, and G.9 mirrored, on 28 x 28.
+fn k4s2_rows(p: &ConvParams) -> bool {
+    p.c_in < FLAT_BELOW
+        && (p.k_h, p.k_w, p.stride, p.pad) == (4, 4, 2, 1)
+        && p.w_in.is_multiple_of(4)
+}
+
+/// Lanes sharing one block's sum in `conv2d_backward_weight_rows` (at
+/// most; fewer when there are fewer units of (image, output row)). On
+/// lavapipe (`benches/kernels.rs`, standard preset, G.9 and D.0, GPU time
+/// against the matmul beside it): 32 lanes (one workgroup, so one core)
+/// 0.20-0.25, 64 lanes 0.44, 128 lanes 0.39-0.45. Against the conv2d
+/// kernels, interleaved: 0.26-0.27 there, 0.41-0.52 here.
+const ROWS_WEIGHT_LANES: usize = 64;
 
 /// Input channels below which the forward pass runs `conv2d_forward_flat`
 /// (one loop over all taps) rather than `conv2d_forward` (a loop over
@@ -531,11 +558,7 @@ impl Pass {
             // matmul beside it, the flat kernel and this one interleaved
             // twice): D.0's forward pass 0.45, 0.45 -> 0.51, 0.54; G.9's
             // input gradient 0.45, 0.46 -> 0.53, 0.54.
-            Pass::Forward
-                if p.c_in < FLAT_BELOW
-                    && (p.k_h, p.k_w, p.stride, p.pad) == (4, 4, 2, 1)
-                    && p.w_in.is_multiple_of(4) =>
-            {
+            Pass::Forward if k4s2_rows(p) => {
                 let chunks = blocks_of(p.w_out);
                 let blocks = (p.n * p.h_out) as usize * blocks_of(p.c_out) * chunks;
                 (shaders::CONV2D_FORWARD_ROWS, blocks)
