@@ -707,6 +707,8 @@ impl Session {
     /// A new device and a new trainer, from the snapshot if there is one.
     async fn recover(&mut self) -> Result<(), GanError> {
         let ctx = GpuContext::new().await?;
+        // The kernels chosen for the adapter the browser named at start.
+        ctx.set_tuning(self.ctx.tuning());
         let data = self.trainer.data().clone();
         let (settings, bytes) = match self.snapshot.clone() {
             Some((settings, bytes)) => (settings, Some(bytes)),

@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use webgan::data::Dataset;
 use webgan::{Hyper, Preset, Trainer};
-use webgan_tensor::{kernel_shares, GpuContext, KernelShare};
+use webgan_tensor::{kernel_shares, AdapterSummary, GpuContext, KernelShare, Tuning};
 
 use crate::report::{AdapterReport, Probe};
 use crate::run::{Session, MNIST_URL};
@@ -31,6 +31,14 @@ pub async fn start(ui: Ui) {
     };
     let browser = browser_adapter_info().await;
     let report = AdapterReport::new(ctx.adapter(), ctx.limits(), browser);
+    // wgpu does not see which adapter the browser handed out, the browser's
+    // own description does, and some kernel choices follow it (SwiftShader).
+    let seen = AdapterSummary {
+        name: report.name(),
+        driver: report.driver().unwrap_or_default(),
+        ..ctx.adapter().clone()
+    };
+    ctx.set_tuning(Tuning::for_adapter(&seen));
     let software = ctx.adapter().is_cpu || report.name().to_lowercase().contains("swiftshader");
     let limits = ctx.limits();
     log::info!(

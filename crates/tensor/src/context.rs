@@ -24,6 +24,17 @@ pub struct AdapterSummary {
     pub is_cpu: bool,
 }
 
+impl AdapterSummary {
+    /// True for Google's SwiftShader, natively (its Vulkan driver) or as
+    /// Chromium's WebGPU fallback, whose costs some kernel choices follow
+    /// ([`Tuning`]).
+    pub fn is_swiftshader(&self) -> bool {
+        format!("{} {}", self.name, self.driver)
+            .to_lowercase()
+            .contains("swiftshader")
+    }
+}
+
 impl std::fmt::Display for AdapterSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} ({}, {}", self.name, self.backend, self.device_type)?;
@@ -50,13 +61,46 @@ pub struct Tuning {
     /// one lane: Chromium's SwiftShader 777 -> 482, lavapipe 190 -> 170; at
     /// 16:32, 127 -> 97 and 32 -> 30.
     pub split_weight_sums: bool,
+    /// Sums shared by the lanes of a workgroup where the work has few
+    /// outputs: `dense_nt` splits each block's sum over k (G.0's input
+    /// gradient, D.8's forward pass) and D.0's and G.9's weight gradients
+    /// run `conv2d_backward_weight_rows`. Off, D.8's forward pass and G.0's
+    /// input gradient run `conv2d_forward` and those weight gradients the
+    /// other weight kernels. On everywhere but SwiftShader. On lavapipe
+    /// (`benches/kernels.rs`, standard preset, GPU time against the best
+    /// matmul beside it): G.0's input gradient 0.21 -> 0.63, the weight
+    /// gradients 0.26-0.27 -> 0.41-0.52. On Chromium's SwiftShader, where
+    /// a barrier costs far more (`?bench`, GPU ms per iteration at 16:32
+    /// and 32:64, two runs each): D.8's forward pass 1.1 -> 11.7 and 3.1 ->
+    /// 13.8, D.0's weight gradient 3.2 -> 12.2 and 11.9 -> 16.3.
+    pub workgroup_sums: bool,
+    /// D.0's forward pass and G.9's input gradient run
+    /// `conv2d_forward_rows` (input rows as vec4) rather than
+    /// `conv2d_forward_flat`. On everywhere but SwiftShader. Lavapipe: 0.45
+    /// -> 0.55-0.61 of the matmul beside it; Chromium's SwiftShader: D.0's
+    /// forward pass 4.2 -> 5.1 and 14.2 -> 17.1 GPU ms per iteration at
+    /// 16:32 and 32:64.
+    pub forward_rows: bool,
 }
 
 impl Tuning {
     /// The choices for an adapter.
     pub fn for_adapter(adapter: &AdapterSummary) -> Self {
+        let swiftshader = adapter.is_swiftshader();
         Self {
             split_weight_sums: !adapter.is_cpu,
+            workgroup_sums: !swiftshader,
+            forward_rows: !swiftshader,
+        }
+    }
+
+    /// Every choice the other way, so that a test can run the kernels this
+    /// adapter does not pick.
+    pub fn flipped(self) -> Self {
+        Self {
+            split_weight_sums: !self.split_weight_sums,
+            workgroup_sums: !self.workgroup_sums,
+            forward_rows: !self.forward_rows,
         }
     }
 }
@@ -416,5 +460,50 @@ fn summarize(info: &wgpu::AdapterInfo) -> AdapterSummary {
         device_type: format!("{:?}", info.device_type),
         driver,
         is_cpu,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn adapter(name: &str, driver: &str, is_cpu: bool) -> AdapterSummary {
+        AdapterSummary {
+            name: name.into(),
+            backend: "Vulkan".into(),
+            device_type: "Cpu".into(),
+            driver: driver.into(),
+            is_cpu,
+        }
+    }
+
+    #[test]
+    fn swiftshader_alone_turns_the_workgroup_kernels_off() {
+        // Natively on SwiftShader's Vulkan driver, and in Chromium, where
+        // the vendor and architecture stand in for the driver.
+        for swiftshader in [
+            adapter("SwiftShader Device (Subzero)", "", true),
+            adapter("unnamed adapter", "google swiftshader", true),
+        ] {
+            let tuning = Tuning::for_adapter(&swiftshader);
+            assert!(
+                !tuning.workgroup_sums && !tuning.forward_rows,
+                "{swiftshader}"
+            );
+            assert!(!tuning.split_weight_sums);
+        }
+        let lavapipe = adapter("llvmpipe (LLVM 15.0.6, 256 bits)", "Mesa", true);
+        let tuning = Tuning::for_adapter(&lavapipe);
+        assert!(tuning.workgroup_sums && tuning.forward_rows && !tuning.split_weight_sums);
+        let gpu = Tuning::for_adapter(&adapter("NVIDIA H200", "", false));
+        assert!(gpu.workgroup_sums && gpu.forward_rows && gpu.split_weight_sums);
+        assert_eq!(gpu.flipped().flipped(), gpu);
+        assert_eq!(gpu.flipped(), Tuning::for_adapter(&swiftshader_like()));
+    }
+
+    /// The choices opposite to a GPU's on every count: a software adapter
+    /// that is SwiftShader.
+    fn swiftshader_like() -> AdapterSummary {
+        adapter("SwiftShader Device", "", true)
     }
 }

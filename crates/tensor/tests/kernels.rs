@@ -150,12 +150,10 @@ fn out_pad(g: &ConvGeometry) -> usize {
 #[test]
 fn conv2d_and_conv_transpose2d_match_the_cpu_reference() {
     let Some(ctx) = gpu() else { return };
-    // Both weight-gradient kernels, whichever this adapter picks: a
-    // context of its own for the other choice.
+    // The kernels this adapter picks and, in a context of its own, those
+    // of every other choice of `Tuning`.
     let other = pollster::block_on(GpuContext::new()).expect("a second context");
-    let mut tuning = ctx.tuning();
-    tuning.split_weight_sums = !tuning.split_weight_sums;
-    other.set_tuning(tuning);
+    other.set_tuning(ctx.tuning().flipped());
     let mut count = 0;
     for (i, g) in geometries().enumerate() {
         check_conv(ctx, g, 100 + 10 * i as u64);

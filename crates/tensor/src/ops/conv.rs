@@ -342,13 +342,15 @@ fn record(
         (Pass::BackwardWeight, true) => (Pass::BackwardWeight, [b, a, out]),
     };
     let mut params = g.kernel_params(op, accumulate)?;
-    if let Some((kernel, dense, [a, b, c], grid)) = kernel_pass.dense(&params, bound) {
+    let tuning = enc.context().tuning();
+    if let Some((kernel, dense, [a, b, c], grid)) = kernel_pass.dense(&params, bound, tuning) {
         return match grid {
             DenseGrid::Blocks(blocks) => enc.dispatch_flat(kernel, &dense, &[a, b, c], blocks),
             DenseGrid::Groups(groups) => enc.dispatch_groups(kernel, &dense, &[a, b, c], groups),
         };
     }
-    if kernel_pass == Pass::BackwardWeight && k4s2_rows(&params) {
+    // D.0's and G.9's weight gradients (see `ROWS_WEIGHT_LANES`).
+    if kernel_pass == Pass::BackwardWeight && tuning.workgroup_sums && k4s2_rows(&params) {
         let units = (params.n * params.h_out) as usize;
         params.slices = units.next_power_of_two().min(ROWS_WEIGHT_LANES) as u32;
         let blocks = (params.c_in * params.c_out.div_ceil(4)) as usize;
@@ -357,10 +359,10 @@ fn record(
         let kernel = shaders::CONV2D_BACKWARD_WEIGHT_ROWS;
         return enc.dispatch_groups(kernel, &params, &bound, groups);
     }
-    let (kernel, blocks) = kernel_pass.kernel(&params);
+    let (kernel, blocks) = kernel_pass.kernel(&params, tuning);
     if kernel_pass == Pass::BackwardWeight {
         let positions = (params.h_out * params.w_out) as usize;
-        if enc.context().tuning().split_weight_sums {
+        if tuning.split_weight_sums {
             params.slices = weight_slices(blocks, positions, params.n as usize);
         }
         if params.slices == 1 {
@@ -482,7 +484,9 @@ impl Pass {
     /// that kernel can run: the kernel covers the whole unpadded input (so
     /// the output is 1 x 1, D.8; transposed, a 1 x 1 input stamped into a
     /// k x k output, G.0) and the dimensions read as vec4 are multiples
-    /// of 4. `None` for every other pass, which the conv2d kernels run.
+    /// of 4; the forward pass (`dense_nt`, which splits its sums across
+    /// lanes) only with [`crate::Tuning::workgroup_sums`]. `None` for every
+    /// other pass, which the conv2d kernels run.
     ///
     /// With T = c_in k_h k_w and conv2d's tensors as in `record`: forward
     /// y [n, c_out] = x [n, T] weight [c_out, T]ᵀ; input gradient dx [n, T]
@@ -498,6 +502,7 @@ impl Pass {
         self,
         p: &ConvParams,
         [t0, t1, t2]: [&'t Tensor; 3],
+        tuning: crate::Tuning,
     ) -> Option<(shaders::KernelId, DenseParams, [&'t Tensor; 3], DenseGrid)> {
         let whole = p.pad == 0 && p.h_in == p.k_h && p.w_in == p.k_w;
         let taps = p.c_in * p.k_h * p.k_w;
@@ -516,7 +521,7 @@ impl Pass {
         };
         let blocks = |m: u32, n: u32| (m as usize).div_ceil(BLOCK) * (n as usize).div_ceil(BLOCK);
         match self {
-            Pass::Forward => {
+            Pass::Forward if tuning.workgroup_sums => {
                 let mut dense = params(p.n, p.c_out, taps);
                 dense.slices = dense_slices(blocks(p.n, p.c_out), taps as usize / 4);
                 let lanes = blocks(p.n, p.c_out) * dense.slices as usize;
@@ -546,19 +551,20 @@ impl Pass {
     /// The conv2d kernel that runs this pass for `p`, and its number of
     /// invocations, one per 8 x 8 block (see the grid formulas in
     /// `shaders/conv2d.wgsl`).
-    fn kernel(self, p: &ConvParams) -> (shaders::KernelId, usize) {
+    fn kernel(self, p: &ConvParams, tuning: crate::Tuning) -> (shaders::KernelId, usize) {
         let blocks_of = |count: u32| (count as usize).div_ceil(BLOCK);
         let n = blocks_of(p.n);
         match self {
             // Kernel 4, stride 2, padding 1 with input rows of whole vec4
-            // (D.0, and G.9's input gradient, on 28 x 28 images):
-            // `conv2d_forward_rows`, 8 columns of one output row for 8
-            // channels per invocation, loading vec4. On lavapipe
+            // (D.0, and G.9's input gradient, on 28 x 28 images), with
+            // `Tuning::forward_rows`: `conv2d_forward_rows`, 8 columns of
+            // one output row for 8 channels per invocation, loading vec4.
+            // On lavapipe
             // (`benches/kernels.rs`, standard preset, GPU time against the
             // matmul beside it, the flat kernel and this one interleaved
             // twice): D.0's forward pass 0.45, 0.45 -> 0.51, 0.54; G.9's
             // input gradient 0.45, 0.46 -> 0.53, 0.54.
-            Pass::Forward if k4s2_rows(p) => {
+            Pass::Forward if tuning.forward_rows && k4s2_rows(p) => {
                 let chunks = blocks_of(p.w_out);
                 let blocks = (p.n * p.h_out) as usize * blocks_of(p.c_out) * chunks;
                 (shaders::CONV2D_FORWARD_ROWS, blocks)
