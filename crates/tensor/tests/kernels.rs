@@ -43,6 +43,9 @@ const CONV_CASES: &[[usize; 9]] = &[
     // The same geometry's forward pass with rows a multiple of 4 (vec4
     // rows): two column chunks, the second partial, and 11 channels.
     [2, 2, 11, 10, 20, 4, 2, 1, 0],
+    // More (image, row) units than the 64 lanes that share a weight
+    // gradient's sum (`ROWS_WEIGHT_LANES`), so lanes take several.
+    [6, 1, 3, 28, 28, 4, 2, 1, 0],
     // Kernels covering the whole input (`shaders/dense.wgsl`): a strided
     // conv2d to 1x1 with partial blocks; transposed from 1x1 with c_out
     // leaving a half vec4 block (12 taps), with the weight gradient's rows
