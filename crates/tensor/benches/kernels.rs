@@ -20,6 +20,11 @@
 //! two per multiply-add of the forward pass, padding taps included; each
 //! backward pass does the same amount of work.
 //!
+//! The last lines give the dispatch floor: the GPU time of a dispatch of
+//! one invocation (a single 8 x 8 block with k = 1), which no pass can
+//! beat, and the passes too small to reach half the best matmul even at
+//! that time.
+//!
 //! The yardstick is a matrix product (`ops::matmul`, each invocation an
 //! 8 x 8 block fed by contiguous vec4 loads), timed first at a few sizes
 //! (the matmul rows). The size that ran fastest is then run again right
@@ -302,9 +307,19 @@ fn main() -> Result<()> {
     // The last size is not counted in the best: D.8's shape (64 images, one
     // output padded to 8, 2,048 taps), to show what a kernel this small
     // gets out of the adapter at all.
+    // And one 8 x 8 block with k = 1, a single invocation's worth of work:
+    // the least any dispatch costs here, which bounds what small passes
+    // can reach.
     let d8 = (64, 8, 2048);
-    let mut sizes = vec![(256, 256, 256), (512, 512, 512), (1024, 128, 512), d8];
-    let counted = sizes.len() - 1;
+    let floor = (8, 8, 1);
+    let mut sizes = vec![
+        (256, 256, 256),
+        (512, 512, 512),
+        (1024, 128, 512),
+        d8,
+        floor,
+    ];
+    let counted = sizes.len() - 2;
     sizes.extend(
         arg_text("--matmuls")
             .iter()
@@ -376,6 +391,11 @@ fn main() -> Result<()> {
             rows.push((row, ratio.expect("a ratio per sample")));
         }
     }
+    let floor_ms = matmuls
+        .iter()
+        .find(|(_, row, _)| row.pass == format!("{}x{}x{}", floor.0, floor.1, floor.2))
+        .map(|(_, row, _)| row.gpu_ms.unwrap_or(row.ms))
+        .expect("the floor size is measured");
     for (_, row, _) in matmuls {
         let ratio = gflops(&row) / best_matmul;
         rows.push((row, ratio));
@@ -405,6 +425,29 @@ fn main() -> Result<()> {
         .min_by(f64::total_cmp);
     if let Some(slowest) = slowest {
         println!("slowest convolution pass: {slowest:.2} of the matmul run beside it");
+    }
+    // A pass can take no less than a dispatch of one invocation, so one of
+    // F FLOP reaches at most F / floor: below half the best matmul when F
+    // is under half the best matmul's FLOP per floor.
+    let reach = |flops: f64| flops / floor_ms / 1e6 / best_matmul;
+    println!(
+        "dispatch floor: one invocation (matmul {}x{}x{}) takes {floor_ms:.3} ms here, so a \
+         pass under {:.2} MFLOP cannot reach half the best matmul",
+        floor.0,
+        floor.1,
+        floor.2,
+        best_matmul * 1e6 * floor_ms / 2.0 / 1e6,
+    );
+    for (row, _) in rows.iter().filter(|(row, _)| row.layer != "matmul") {
+        if reach(row.flops) < 0.5 {
+            println!(
+                "  {} {}: {:.2} MFLOP, at most {:.2} of the best matmul",
+                row.layer,
+                row.pass,
+                row.flops / 1e6,
+                reach(row.flops)
+            );
+        }
     }
     if let Some(error) = ctx.take_gpu_error() {
         eprintln!("GPU error during the benchmark: {error}");
