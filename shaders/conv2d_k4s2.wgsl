@@ -268,7 +268,6 @@ fn conv2d_backward_weight_rows(
     }
 
     // Channel j's sums over the block's lanes, one channel per round.
-    let first_lane = lid.x / p.slices * p.slices;
     for (var j = 0u; j < 4u; j++) {
         switch j {
             case 0u: { weight_sums[lid.x] = acc0; }
