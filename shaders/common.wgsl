@@ -86,3 +86,48 @@ fn group_sum(lane: u32, value: f32, lanes: u32) -> f32 {
     workgroupBarrier();
     return total;
 }
+
+/// ceil(a / b).
+fn ceil_div(a: u32, b: u32) -> u32 {
+    return (a + b - 1u) / b;
+}
+
+// Eight indices: rows or columns 0-3 (lo) and 4-7 (hi) of an 8 x 8 block.
+struct Index8 {
+    lo: vec4<u32>,
+    hi: vec4<u32>,
+}
+
+/// `min(first + i, count - 1) * step` for i = 0..7: the offsets of eight
+/// consecutive rows or columns, the ones past the end clamped to the last.
+fn offsets8(first: u32, count: u32, step: u32) -> Index8 {
+    let last = vec4(count - 1u);
+    let lo = min(vec4(first) + vec4(0u, 1u, 2u, 3u), last) * step;
+    let hi = min(vec4(first) + vec4(4u, 5u, 6u, 7u), last) * step;
+    return Index8(lo, hi);
+}
+
+// An 8 x 8 block of sums as four 4 x 4 tiles, m_rc holding rows 4r..4r+3
+// and columns 4c..4c+3 (each kernel file says which way a tile's own
+// matrix columns run).
+struct Block {
+    m00: mat4x4<f32>,
+    m01: mat4x4<f32>,
+    m10: mat4x4<f32>,
+    m11: mat4x4<f32>,
+}
+
+// Where lanes that share a sum put their partial 4 x 4 tiles, one per lane
+// (16 KiB at 256 lanes), for `lane_tiles_sum`.
+var<workgroup> lane_tiles: array<mat4x4<f32>, WG>;
+
+/// Element `e` (matrix column e / 4, component e % 4) of the tiles of lanes
+/// first.. first + lanes - 1, added up. Call between the barrier after the
+/// tiles are written and the one before they are written again.
+fn lane_tiles_sum(first: u32, lanes: u32, e: u32) -> f32 {
+    var total = 0.0;
+    for (var s = 0u; s < lanes; s++) {
+        total += lane_tiles[first + s][e / 4u][e % 4u];
+    }
+    return total;
+}

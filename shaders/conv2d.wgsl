@@ -17,7 +17,10 @@
 // [c_in, c_out, k_h, k_w] then reads as this file's [c_out, c_in, k_h, k_w].
 //
 // (Kernel 4, stride 2, padding 1 with few input channels, the DCGAN's
-// first and last layers, runs on conv2d_k4s2.wgsl's kernels instead.)
+// first and last layers, runs on conv2d_k4s2.wgsl's kernels instead: the
+// input gradient always, the forward pass and the weight gradient when
+// input rows are a multiple of 4 long and `Tuning` allows; see
+// `crates/tensor/src/ops/conv.rs`.)
 //
 // Blocking: each pass is a matrix product, and each invocation computes an
 // 8 x 8 block of it (BLOCK rows by BLOCK columns, four mat4x4 accumulators),
@@ -90,37 +93,11 @@ struct ConvParams {
 // its two halves (lo, hi), so this is not a tuning knob.
 const BLOCK: u32 = 8u;
 
-// Eight indices or values: rows or columns 0-3 (lo) and 4-7 (hi).
-struct Index8 {
-    lo: vec4<u32>,
-    hi: vec4<u32>,
-}
-
+// Eight values: rows or columns 0-3 (lo) and 4-7 (hi). A `Block` (see
+// common.wgsl) here holds block column 4c + i in matrix column i of m_rc.
 struct Vec8 {
     lo: vec4<f32>,
     hi: vec4<f32>,
-}
-
-// An 8 x 8 block of sums; m_rc holds rows 4r..4r+3 and columns 4c..4c+3,
-// one column per mat4x4 column.
-struct Block {
-    m00: mat4x4<f32>,
-    m01: mat4x4<f32>,
-    m10: mat4x4<f32>,
-    m11: mat4x4<f32>,
-}
-
-fn ceil_div(a: u32, b: u32) -> u32 {
-    return (a + b - 1u) / b;
-}
-
-/// `(min(first + i, count - 1)) * step` for i = 0..7: the offsets of eight
-/// consecutive rows or columns, the ones past the end clamped to the last.
-fn offsets8(first: u32, count: u32, step: u32) -> Index8 {
-    let last = vec4(count - 1u);
-    let lo = min(vec4(first) + vec4(0u, 1u, 2u, 3u), last) * step;
-    let hi = min(vec4(first) + vec4(4u, 5u, 6u, 7u), last) * step;
-    return Index8(lo, hi);
 }
 
 /// Adds the outer product rows * columns to the block.
@@ -500,10 +477,10 @@ fn conv2d_backward_weight(
     for (var tile = 0u; tile < 4u; tile++) {
         // Tile `tile` of every lane's block, then each sum of `slices` of them.
         switch tile {
-            case 0u: { weight_tiles[lid.x] = acc.m00; }
-            case 1u: { weight_tiles[lid.x] = acc.m01; }
-            case 2u: { weight_tiles[lid.x] = acc.m10; }
-            default: { weight_tiles[lid.x] = acc.m11; }
+            case 0u: { lane_tiles[lid.x] = acc.m00; }
+            case 1u: { lane_tiles[lid.x] = acc.m01; }
+            case 2u: { lane_tiles[lid.x] = acc.m10; }
+            default: { lane_tiles[lid.x] = acc.m11; }
         }
         workgroupBarrier();
         for (var i = lid.x; i < 16u * (WG / p.slices); i += WG) {
@@ -614,17 +591,10 @@ fn inside(ih: vec4<i32>, iw: vec4<i32>) -> vec4<bool> {
     return (ih >= vec4(0)) & (ih < h) & (iw >= vec4(0)) & (iw < w);
 }
 
-// One 4 x 4 tile of partial sums per lane (16 KiB).
-var<workgroup> weight_tiles: array<mat4x4<f32>, WG>;
-
 /// Adds element `e` (column e / 4, row e % 4) of tile `tile` over the
 /// slices of the workgroup's block `block` and stores it into dw.
 fn store_weight_sum(block: u32, tile: u32, e: u32, tap_blocks: u32, blocks: u32) {
-    let first_lane = (block % (WG / p.slices)) * p.slices;
-    var total = 0.0;
-    for (var s = 0u; s < p.slices; s++) {
-        total += weight_tiles[first_lane + s][e / 4u][e % 4u];
-    }
+    let total = lane_tiles_sum((block % (WG / p.slices)) * p.slices, p.slices, e);
     let t = block % tap_blocks * BLOCK + tile / 2u * 4u + e % 4u;
     let co = block / tap_blocks * BLOCK + tile % 2u * 4u + e / 4u;
     if block < blocks {

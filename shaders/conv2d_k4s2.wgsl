@@ -270,19 +270,16 @@ fn conv2d_backward_weight_rows(
     // Channel j's sums over the block's lanes, one channel per round.
     for (var j = 0u; j < 4u; j++) {
         switch j {
-            case 0u: { weight_sums[lid.x] = acc0; }
-            case 1u: { weight_sums[lid.x] = acc1; }
-            case 2u: { weight_sums[lid.x] = acc2; }
-            default: { weight_sums[lid.x] = acc3; }
+            case 0u: { lane_tiles[lid.x] = acc0; }
+            case 1u: { lane_tiles[lid.x] = acc1; }
+            case 2u: { lane_tiles[lid.x] = acc2; }
+            default: { lane_tiles[lid.x] = acc3; }
         }
         workgroupBarrier();
         for (var i = lid.x; i < 16u * per_group; i += WG) {
             let local = i / 16u;
             let e = i % 16u;
-            var total = 0.0;
-            for (var s = 0u; s < p.slices; s++) {
-                total += weight_sums[local * p.slices + s][e / 4u][e % 4u];
-            }
+            let total = lane_tiles_sum(local * p.slices, p.slices, e);
             let at_block = first_block + local;
             let co = at_block / p.c_in * 4u + j;
             if at_block < blocks && co < p.c_out {
@@ -293,9 +290,6 @@ fn conv2d_backward_weight_rows(
         workgroupBarrier();
     }
 }
-
-// One channel's 16 partial sums per lane (16 KiB at 256 lanes).
-var<workgroup> weight_sums: array<mat4x4<f32>, WG>;
 
 /// 8 columns of one channel's dy row from `at` (even), zero past w_out
 /// (`valid` columns remain in the row, an even number).
@@ -335,20 +329,6 @@ fn tap_dots(t: Taps, d: Cols8) -> vec4<f32> {
         dot(t.t2.lo, d.lo) + dot(t.t2.hi, d.hi),
         dot(t.t3.lo, d.lo) + dot(t.t3.hi, d.hi),
     );
-}
-
-// The four parity classes' 4 x 4 sums of conv2d_backward_input_tile:
-// m_ac for rows of parity a and columns of parity c, column i of the
-// matrix holding the class's row i.
-struct Classes {
-    m00: mat4x4<f32>,
-    m01: mat4x4<f32>,
-    m10: mat4x4<f32>,
-    m11: mat4x4<f32>,
-}
-
-fn ceil_div(a: u32, b: u32) -> u32 {
-    return (a + b - 1u) / b;
 }
 
 fn dy4(i: vec4<u32>) -> vec4<f32> {
@@ -394,17 +374,20 @@ fn conv2d_backward_input_tile(
     let cols_lo = vec4(ow0) + vec4(0, 1, 2, 3);
     let cols_hi = vec2(ow0) + vec2(4, 5);
     let w_out = i32(p.w_out);
+    let in_lo = (cols_lo >= vec4(0)) & (cols_lo < vec4(w_out));
+    let in_hi = (cols_hi >= vec2(0)) & (cols_hi < vec2(w_out));
     let win = WindowCols(
-        (cols_lo >= vec4(0)) & (cols_lo < vec4(w_out)),
-        (cols_hi >= vec2(0)) & (cols_hi < vec2(w_out)),
-        vec4<u32>(max(cols_lo, vec4(0))),
-        vec2<u32>(max(cols_hi, vec2(0))),
+        in_lo,
+        in_hi,
+        vec4<u32>(select(vec4(0), cols_lo, in_lo)),
+        vec2<u32>(select(vec2(0), cols_hi, in_hi)),
     );
     let y_plane = p.h_out * p.w_out;
     var dy_at = b * p.c_out * y_plane;
     var w_at = ci * 4u;
-    // Class (a, c)'s sums: column i holds its row i, component j its column j.
-    var acc: Classes;
+    // The four parity classes' 4 x 4 sums: acc.m_ac for rows of parity a
+    // and columns of parity c, matrix column i holding the class's row i.
+    var acc: Block;
     for (var co = 0u; co < p.c_out; co++) {
         let r0 = window_row(dy_at, oh0, win);
         let r1 = window_row(dy_at, oh0 + 1, win);
@@ -438,7 +421,8 @@ fn conv2d_backward_input_tile(
     store_class(acc.m11, x_at, ih0 + 1u, iw0 + 1u);
 }
 
-// The window's columns: which lie inside dy, and their offsets (0 where not).
+// The window's columns: which lie inside dy, and their offsets (0 where
+// not, so that no read leaves dy).
 struct WindowCols {
     in_lo: vec4<bool>,
     in_hi: vec2<bool>,

@@ -21,8 +21,8 @@
 //   dense_nn  a [m, k], b [k, n], c [m, n]   vec4 along k of a, n of b and c
 //   dense_tn  a [k, m], b [k, n], c [m, n]   vec4 along m of a, n of b and c
 //   dense_nt  a [m, k], b [n, k], c [m, n]   vec4 along k of a and b
-// dense_nt serves products with few blocks and a long k (64 x 64 blocks of
-// G.0's input gradient over k = 2,048): `slices` lanes share each block's
+// dense_nt serves products with few blocks and a long k (G.0's input
+// gradient: a 64 x 64 product, 64 blocks, over k = 2,048): `slices` lanes share each block's
 // sum over k, and add their parts in workgroup memory, so that the few
 // blocks still spread over every core.
 //
@@ -53,14 +53,8 @@ struct DenseParams {
 // dense_nt: c element by element (n need not be a multiple of 4).
 @group(0) @binding(4) var<storage, read_write> c1: array<f32>;
 
-// Sums of one 8 x 8 block: m_rc holds rows 4r..4r+3 and columns 4c..4c+3,
-// its column i being row 4r + i.
-struct Block {
-    m00: mat4x4<f32>,
-    m01: mat4x4<f32>,
-    m10: mat4x4<f32>,
-    m11: mat4x4<f32>,
-}
+// A `Block` (see common.wgsl) here holds block row 4r + i in matrix
+// column i of m_rc.
 
 /// One step of k: rows (the block's 8 values of the left factor, rows 0-3
 /// and 4-7) times columns (its 8 of the right factor, as two vec4).
@@ -71,8 +65,9 @@ fn add_outer(acc: ptr<function, Block>, rows_lo: vec4<f32>, rows_hi: vec4<f32>, 
     (*acc).m11 += mat4x4<f32>(b1 * rows_hi.x, b1 * rows_hi.y, b1 * rows_hi.z, b1 * rows_hi.w);
 }
 
-/// The block at row block `rb`, column block `cb`: its first row, and its
-/// two vec4 columns (the second clamped to the last vec4 of a row of c).
+/// Block `index` (row block * col_blocks + column block): its first row,
+/// and its two vec4 columns (the second clamped to the last vec4 of a row
+/// of c).
 struct At {
     row0: u32,
     col0: u32,
@@ -89,21 +84,6 @@ fn block_at(index: u32) -> At {
 
 fn blocks() -> u32 {
     return ((p.m + 7u) / 8u) * ((p.n + 7u) / 8u);
-}
-
-/// `min(first + i, count - 1) * step` for i = 0..3 (lo) and 4..7 (hi):
-/// the offsets of 8 rows of a factor, those past the end clamped to the
-/// last.
-struct Offsets8 {
-    lo: vec4<u32>,
-    hi: vec4<u32>,
-}
-
-fn offsets8(first: u32, count: u32, step: u32) -> Offsets8 {
-    let last = vec4(count - 1u);
-    let lo = min(vec4(first) + vec4(0u, 1u, 2u, 3u), last) * step;
-    let hi = min(vec4(first) + vec4(4u, 5u, 6u, 7u), last) * step;
-    return Offsets8(lo, hi);
 }
 
 /// Four vec4 of a from offsets `at` plus `l`, transposed: column s holds
@@ -245,19 +225,16 @@ fn dense_nt(
     for (var tile = 0u; tile < 4u; tile++) {
         // Tile `tile` of every lane's block, then each sum over the slices.
         switch tile {
-            case 0u: { tiles[lid.x] = acc.m00; }
-            case 1u: { tiles[lid.x] = acc.m01; }
-            case 2u: { tiles[lid.x] = acc.m10; }
-            default: { tiles[lid.x] = acc.m11; }
+            case 0u: { lane_tiles[lid.x] = acc.m00; }
+            case 1u: { lane_tiles[lid.x] = acc.m01; }
+            case 2u: { lane_tiles[lid.x] = acc.m10; }
+            default: { lane_tiles[lid.x] = acc.m11; }
         }
         workgroupBarrier();
         for (var i = lid.x; i < 16u * per_group; i += WG) {
             let local = i / 16u;
             let e = i % 16u;
-            var total = 0.0;
-            for (var s = 0u; s < p.slices; s++) {
-                total += tiles[local * p.slices + s][e / 4u][e % 4u];
-            }
+            let total = lane_tiles_sum(local * p.slices, p.slices, e);
             let at = first_block + local;
             if at < blocks() {
                 let r = at / col_blocks * 8u + tile / 2u * 4u + e / 4u;
@@ -268,9 +245,6 @@ fn dense_nt(
         workgroupBarrier();
     }
 }
-
-// One 4 x 4 tile of partial sums per lane (16 KiB at 256 lanes).
-var<workgroup> tiles: array<mat4x4<f32>, WG>;
 
 /// Stores tile[i][j] at c[row0 + i, col0 + j], skipping those past the end.
 fn store_tile1(tile: mat4x4<f32>, row0: u32, col0: u32) {

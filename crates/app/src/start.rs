@@ -39,7 +39,7 @@ pub async fn start(ui: Ui) {
         ..ctx.adapter().clone()
     };
     ctx.set_tuning(Tuning::for_adapter(&seen));
-    let software = ctx.adapter().is_cpu || report.name().to_lowercase().contains("swiftshader");
+    let software = seen.is_cpu || seen.is_swiftshader();
     let limits = ctx.limits();
     log::info!(
         "webgan: adapter {} ({}, {}); storage binding {} MiB, buffer {} MiB, workgroups per \

@@ -436,7 +436,7 @@ fn main() -> Result<()> {
         floor.0,
         floor.1,
         floor.2,
-        best_matmul * 1e6 * floor_ms / 2.0 / 1e6,
+        best_matmul * floor_ms / 2.0,
     );
     for (row, _) in rows.iter().filter(|(row, _)| row.layer != "matmul") {
         if reach(row.flops) < 0.5 {

@@ -88,7 +88,8 @@ impl Tuning {
     pub fn for_adapter(adapter: &AdapterSummary) -> Self {
         let swiftshader = adapter.is_swiftshader();
         Self {
-            split_weight_sums: !adapter.is_cpu,
+            // In a browser wgpu marks only a fallback adapter as a CPU.
+            split_weight_sums: !adapter.is_cpu && !swiftshader,
             workgroup_sums: !swiftshader,
             forward_rows: !swiftshader,
         }
@@ -484,6 +485,7 @@ mod tests {
         for swiftshader in [
             adapter("SwiftShader Device (Subzero)", "", true),
             adapter("unnamed adapter", "google swiftshader", true),
+            adapter("unnamed adapter", "google swiftshader", false),
         ] {
             let tuning = Tuning::for_adapter(&swiftshader);
             assert!(

@@ -46,6 +46,11 @@ const CONV_CASES: &[[usize; 9]] = &[
     // More (image, row) units than the 64 lanes that share a weight
     // gradient's sum (`ROWS_WEIGHT_LANES`), so lanes take several.
     [6, 1, 3, 28, 28, 4, 2, 1, 0],
+    // The row kernels with 3 input channels, odd h_in and one partial
+    // column chunk, the weight gradient's blocks over 2 workgroups; and a
+    // single (image, row) unit (one lane per block, h_out 1).
+    [12, 3, 6, 7, 8, 4, 2, 1, 0],
+    [1, 1, 2, 2, 4, 4, 2, 1, 0],
     // Kernels covering the whole input (`shaders/dense.wgsl`): a strided
     // conv2d to 1x1 with partial blocks; transposed from 1x1 with c_out
     // leaving a half vec4 block (12 taps), with the weight gradient's rows
@@ -55,6 +60,8 @@ const CONV_CASES: &[[usize; 9]] = &[
     [7, 12, 3, 1, 1, 2, 1, 0, 0],
     [9, 20, 12, 1, 1, 4, 1, 0, 0],
     [3, 10, 160, 1, 1, 4, 1, 0, 0],
+    // dense_nt split 2 ways over 2 workgroups, the second partial.
+    [72, 120, 32, 1, 1, 4, 1, 0, 0],
 ];
 
 fn geometries() -> impl Iterator<Item = ConvGeometry> {
@@ -165,7 +172,7 @@ fn conv2d_and_conv_transpose2d_match_the_cpu_reference() {
     }
     // The 1x1 inputs with larger kernels only make sense transposed.
     let one_pixel = CONV_CASES.iter().filter(|c| c[3] == 1).count();
-    assert_eq!(one_pixel, 4);
+    assert_eq!(one_pixel, 5);
     assert_eq!(
         count,
         2 * CONV_CASES.len() - one_pixel,
@@ -176,18 +183,35 @@ fn conv2d_and_conv_transpose2d_match_the_cpu_reference() {
 #[test]
 fn weight_gradients_overwrite_without_accumulate() {
     let Some(ctx) = gpu() else { return };
-    let conv = Conv2d { stride: 2, pad: 1 };
-    let g = conv.geometry(&[2, 3, 6, 5], &[4, 3, 3, 3]).unwrap();
-    let x_data = random(7, 2 * 3 * 6 * 5, 1.0);
-    let dy_data = random(8, g.output_shape().iter().product(), 1.0);
-    let x = upload(ctx, &g.input_shape(), &x_data, "x");
-    let dy = upload(ctx, &g.output_shape(), &dy_data, "dy");
-    let dw = upload(ctx, &g.weight_shape(), &random(9, 4 * 27, 5.0), "dw");
-    run(ctx, |enc| {
-        ops::conv2d_backward_weight(enc, conv, &x, &dy, &dw, false)
-    });
-    let want = cpu::conv_backward_weight(&g, &x_data, &dy_data);
-    assert_close("conv2d dw overwritten", &read(ctx, &dw), &want, 1e-4, 1e-5);
+    let other = pollster::block_on(GpuContext::new()).expect("a second context");
+    other.set_tuning(ctx.tuning().flipped());
+    // (input, weight, stride, pad): the conv2d weight kernels, a whole-input
+    // kernel (dense_tn) and kernel 4, stride 2 on one channel (the weight
+    // rows kernel, or the lane kernel where the tuning says so).
+    let cases: [([usize; 4], [usize; 4], usize, usize); 3] = [
+        ([2, 3, 6, 5], [4, 3, 3, 3], 2, 1),
+        ([2, 16, 4, 4], [8, 16, 4, 4], 1, 0),
+        ([2, 1, 28, 28], [8, 1, 4, 4], 2, 1),
+    ];
+    for (i, (input, weight, stride, pad)) in cases.into_iter().enumerate() {
+        let conv = Conv2d { stride, pad };
+        let g = conv.geometry(&input, &weight).unwrap();
+        let seed = 7 + 10 * i as u64;
+        let x_data = random(seed, input.iter().product(), 1.0);
+        let dy_data = random(seed + 1, g.output_shape().iter().product(), 1.0);
+        let want = cpu::conv_backward_weight(&g, &x_data, &dy_data);
+        for ctx in [ctx, &other] {
+            let x = upload(ctx, &input, &x_data, "x");
+            let dy = upload(ctx, &g.output_shape(), &dy_data, "dy");
+            let before = random(seed + 2, weight.iter().product(), 5.0);
+            let dw = upload(ctx, &weight, &before, "dw");
+            run(ctx, |enc| {
+                ops::conv2d_backward_weight(enc, conv, &x, &dy, &dw, false)
+            });
+            let what = format!("conv2d dw overwritten, {g:?}, {:?}", ctx.tuning());
+            assert_close(&what, &read(ctx, &dw), &want, 1e-4, 1e-5);
+        }
+    }
 }
 
 /// [n, c, h, w] and the offset added to channel ch (ch * offset).

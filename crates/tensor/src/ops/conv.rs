@@ -1,7 +1,9 @@
 //! conv2d and conv_transpose2d, forward and backward, both on the kernels
 //! of `shaders/conv2d.wgsl`, except where the kernel covers the whole
 //! input and a pass is a plain matrix product (`shaders/dense.wgsl`, see
-//! `Pass::dense`).
+//! `Pass::dense`) and for the DCGAN's one-channel layers, kernel 4, stride
+//! 2, padding 1 (`shaders/conv2d_k4s2.wgsl`, see `k4s2_rows` and
+//! `Pass::kernel`).
 //!
 //! Each kernel invocation computes an 8 x 8 block of its pass's matrix
 //! product (see the file's header); the launcher picks the kernel for the
@@ -343,11 +345,15 @@ fn record(
     };
     let mut params = g.kernel_params(op, accumulate)?;
     let tuning = enc.context().tuning();
-    if let Some((kernel, dense, [a, b, c], grid)) = kernel_pass.dense(&params, bound, tuning) {
-        return match grid {
-            DenseGrid::Blocks(blocks) => enc.dispatch_flat(kernel, &dense, &[a, b, c], blocks),
-            DenseGrid::Groups(groups) => enc.dispatch_groups(kernel, &dense, &[a, b, c], groups),
-        };
+    if let Some(run) = kernel_pass.dense(&params, bound, tuning) {
+        let DenseRun {
+            kernel,
+            params,
+            tensors,
+            lanes,
+        } = run;
+        let groups = lanes.div_ceil(crate::WORKGROUP_SIZE as usize);
+        return enc.dispatch_groups(kernel, &params, &tensors, groups);
     }
     // D.0's and G.9's weight gradients (see `ROWS_WEIGHT_LANES`).
     if kernel_pass == Pass::BackwardWeight && tuning.workgroup_sums && k4s2_rows(&params) {
@@ -449,18 +455,20 @@ const ROWS_WEIGHT_LANES: usize = 64;
 /// 19 -> 35 and 17 -> 24) and no faster on SwiftShader.
 const FLAT_BELOW: u32 = 4;
 
-/// How a `shaders/dense.wgsl` kernel's grid is sized.
-enum DenseGrid {
-    /// One invocation per 8 x 8 block (`dense_nn`, `dense_tn`).
-    Blocks(usize),
-    /// Workgroups of `WORKGROUP_SIZE / slices` blocks (`dense_nt`).
-    Groups(usize),
+/// A pass that a `shaders/dense.wgsl` kernel runs (see `Pass::dense`).
+struct DenseRun<'t> {
+    kernel: shaders::KernelId,
+    params: DenseParams,
+    /// a, b and c of the product.
+    tensors: [&'t Tensor; 3],
+    /// Invocations: one per 8 x 8 block, times `params.slices`.
+    lanes: usize,
 }
 
 /// With an 8 x 8 block per lane, `dense_nt`'s lanes per block: the fewest
 /// (a power of two) that make 16 workgroups, so that a product of few
 /// blocks still spreads over every core, but at most 64, and each lane
-/// keeps 64 or more vec4 steps of k: adding up the parts costs four
+/// keeps 64 or more vec4 steps of k: adding up the parts costs eight
 /// barriers and a pass over workgroup memory, which more, shorter parts
 /// did not repay. G.0's input gradient at the standard preset (64 blocks,
 /// k 2,048; `benches/kernels.rs` on lavapipe, GPU time against the best
@@ -480,7 +488,7 @@ fn dense_slices(blocks: usize, k4: usize) -> u32 {
 
 impl Pass {
     /// The `shaders/dense.wgsl` kernel, its parameters, its three tensors
-    /// (a, b, c) and grid, when this pass of `p` is a plain matrix product
+    /// (a, b, c) and lanes, when this pass of `p` is a plain matrix product
     /// that kernel can run: the kernel covers the whole unpadded input (so
     /// the output is 1 x 1, D.8; transposed, a 1 x 1 input stamped into a
     /// k x k output, G.0) and the dimensions read as vec4 are multiples
@@ -503,7 +511,7 @@ impl Pass {
         p: &ConvParams,
         [t0, t1, t2]: [&'t Tensor; 3],
         tuning: crate::Tuning,
-    ) -> Option<(shaders::KernelId, DenseParams, [&'t Tensor; 3], DenseGrid)> {
+    ) -> Option<DenseRun<'t>> {
         let whole = p.pad == 0 && p.h_in == p.k_h && p.w_in == p.k_w;
         let taps = p.c_in * p.k_h * p.k_w;
         if !whole || !taps.is_multiple_of(4) {
@@ -522,28 +530,28 @@ impl Pass {
         let blocks = |m: u32, n: u32| (m as usize).div_ceil(BLOCK) * (n as usize).div_ceil(BLOCK);
         match self {
             Pass::Forward if tuning.workgroup_sums => {
-                let mut dense = params(p.n, p.c_out, taps);
-                dense.slices = dense_slices(blocks(p.n, p.c_out), taps as usize / 4);
-                let lanes = blocks(p.n, p.c_out) * dense.slices as usize;
-                let groups = lanes.div_ceil(crate::WORKGROUP_SIZE as usize);
-                Some((
-                    shaders::DENSE_NT,
-                    dense,
-                    [t0, t1, t2],
-                    DenseGrid::Groups(groups),
-                ))
+                let mut params = params(p.n, p.c_out, taps);
+                params.slices = dense_slices(blocks(p.n, p.c_out), taps as usize / 4);
+                Some(DenseRun {
+                    kernel: shaders::DENSE_NT,
+                    params,
+                    tensors: [t0, t1, t2],
+                    lanes: blocks(p.n, p.c_out) * params.slices as usize,
+                })
             }
-            Pass::BackwardInput if p.c_out.is_multiple_of(4) => {
-                let grid = DenseGrid::Blocks(blocks(p.n, taps));
-                let dense = params(p.n, taps, p.c_out);
-                Some((shaders::DENSE_NN, dense, [t0, t1, t2], grid))
-            }
+            Pass::BackwardInput if p.c_out.is_multiple_of(4) => Some(DenseRun {
+                kernel: shaders::DENSE_NN,
+                params: params(p.n, taps, p.c_out),
+                tensors: [t0, t1, t2],
+                lanes: blocks(p.n, taps),
+            }),
             // Bound as [x, dy, dw]: dw = dyᵀ x.
-            Pass::BackwardWeight if p.c_out.is_multiple_of(4) => {
-                let grid = DenseGrid::Blocks(blocks(p.c_out, taps));
-                let dense = params(p.c_out, taps, p.n);
-                Some((shaders::DENSE_TN, dense, [t1, t0, t2], grid))
-            }
+            Pass::BackwardWeight if p.c_out.is_multiple_of(4) => Some(DenseRun {
+                kernel: shaders::DENSE_TN,
+                params: params(p.c_out, taps, p.n),
+                tensors: [t1, t0, t2],
+                lanes: blocks(p.c_out, taps),
+            }),
             _ => None,
         }
     }
@@ -578,8 +586,11 @@ impl Pass {
                 };
                 (kernel, blocks)
             }
-            // Kernel 4, stride 2, padding 1 (every resampling layer of the
-            // DCGAN): `conv2d_backward_input_tile`, which loads a 6 x 6
+            // Kernel 4, stride 2, padding 1 with few input channels (D.0's
+            // input gradient, G.9's forward pass; D.2's input gradient
+            // was slower on it, lavapipe 0.76 -> 0.55 of the matmul and
+            // SwiftShader 18 -> 26 GPU ms per 16:32 iteration):
+            // `conv2d_backward_input_tile`, which loads a 6 x 6
             // window of dy per output channel for 64 positions. On lavapipe
             // (`benches/kernels.rs`, standard preset, GPU time against the
             // matmul beside it, the narrow kernel and this one interleaved
