@@ -5,10 +5,10 @@
 // [n, c_in, h_in, w_in], weight [c_out, c_in, 4, 4], y, dy [n, c_out,
 // h_out, w_out]); the weight is read one kernel row (a vec4) at a time.
 //
-// Both kernels reuse each value they load across a tile of positions, as
-// a stride-2 kernel's overlapping windows allow, where the conv2d kernels
-// load one f32 per lane per use: on software adapters every load is a
-// memory operation per lane, and loads decide the speed.
+// All three kernels reuse each value they load across a tile of
+// positions, as a stride-2 kernel's overlapping windows allow, where the
+// conv2d kernels load one f32 per lane per use: on software adapters
+// every load is a memory operation per lane, and loads decide the speed.
 //
 // conv2d_forward_rows (input rows a multiple of 4 long, read as vec4):
 // each invocation computes 8 output columns ow0.. of one output row oh,
@@ -212,8 +212,8 @@ fn add_taps(sums: Cols8, w: vec4<f32>, t: Taps) -> Cols8 {
 // (lane s takes units s, s + slices, ...); each lane sums one input
 // channel ci and 4 output channels co0.. for all 16 taps (a mat4x4 per
 // channel, column kh holding kw = 0..3), over its units' 8-column chunks:
-// per chunk, 32 dy loads and per kernel row the 6 vec4 of conv2d_forward_rows,
-// for 512 multiply-adds. The lanes of a block then add their sums in
+// per chunk, the 4 channels' 8 dy values as 16 pairs and per kernel row
+// the 6 vec4 of conv2d_forward_rows, for 512 multiply-adds. The lanes of a block then add their sums in
 // workgroup memory. Grid: WG / slices blocks per workgroup, block index
 // (co0 / 4) * c_in + ci, lanes of a block consecutive.
 @compute @workgroup_size(WG)
