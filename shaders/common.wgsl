@@ -117,6 +117,16 @@ struct Block {
     m11: mat4x4<f32>,
 }
 
+/// Tile `i` of a block: m00, m01, m10, m11 for i = 0..3.
+fn block_tile(block: Block, i: u32) -> mat4x4<f32> {
+    switch i {
+        case 0u: { return block.m00; }
+        case 1u: { return block.m01; }
+        case 2u: { return block.m10; }
+        default: { return block.m11; }
+    }
+}
+
 // Where lanes that share a sum put their partial 4 x 4 tiles, one per lane
 // (16 KiB at 256 lanes), for `lane_tiles_sum`.
 var<workgroup> lane_tiles: array<mat4x4<f32>, WG>;

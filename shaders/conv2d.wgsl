@@ -476,12 +476,7 @@ fn conv2d_backward_weight(
 
     for (var tile = 0u; tile < 4u; tile++) {
         // Tile `tile` of every lane's block, then each sum of `slices` of them.
-        switch tile {
-            case 0u: { lane_tiles[lid.x] = acc.m00; }
-            case 1u: { lane_tiles[lid.x] = acc.m01; }
-            case 2u: { lane_tiles[lid.x] = acc.m10; }
-            default: { lane_tiles[lid.x] = acc.m11; }
-        }
+        lane_tiles[lid.x] = block_tile(acc, tile);
         workgroupBarrier();
         for (var i = lid.x; i < 16u * (WG / p.slices); i += WG) {
             store_weight_sum(first_block + i / 16u, tile, i % 16u, tap_blocks, blocks);

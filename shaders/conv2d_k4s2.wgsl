@@ -73,8 +73,8 @@ fn conv2d_forward_rows(
     @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
     let index = flat_index(wid, nwg, lid);
-    let chunks = (p.w_out + 7u) / 8u;
-    let co_blocks = (p.c_out + 7u) / 8u;
+    let chunks = ceil_div(p.w_out, 8u);
+    let co_blocks = ceil_div(p.c_out, 8u);
     if index >= p.n * co_blocks * chunks * p.h_out {
         return;
     }
@@ -225,13 +225,13 @@ fn conv2d_backward_weight_rows(
     let per_group = WG / p.slices;
     let first_block = group_index(wid, nwg) * per_group;
     let block = first_block + lid.x / p.slices;
-    let blocks = p.c_in * ((p.c_out + 3u) / 4u);
+    let blocks = p.c_in * ceil_div(p.c_out, 4u);
     let ci = block % p.c_in;
     let co0 = block / p.c_in * 4u;
     // No early return: every lane must reach the barriers below. Lanes past
     // the last block sum nothing.
     let units = select(0u, p.n * p.h_out, block < blocks);
-    let chunks = (p.w_out + 7u) / 8u;
+    let chunks = ceil_div(p.w_out, 8u);
     let y_plane = p.h_out * p.w_out;
     // Channel co0 + j's offset in an image's dy, clamped to the last (its
     // sums are then not stored).

@@ -22,9 +22,9 @@
 //   dense_tn  a [k, m], b [k, n], c [m, n]   vec4 along m of a, n of b and c
 //   dense_nt  a [m, k], b [n, k], c [m, n]   vec4 along k of a and b
 // dense_nt serves products with few blocks and a long k (G.0's input
-// gradient: a 64 x 64 product, 64 blocks, over k = 2,048): `slices` lanes share each block's
-// sum over k, and add their parts in workgroup memory, so that the few
-// blocks still spread over every core.
+// gradient: a 64 x 64 product, 64 blocks, over k = 2,048): `slices` lanes
+// share each block's sum over k, and add their parts in workgroup memory,
+// so that the few blocks still spread over every core.
 //
 // Grids: dense_nn and dense_tn one invocation per block, flat index
 // row_block * col_blocks + col_block (neighbouring lanes share a's rows);
@@ -75,7 +75,7 @@ struct At {
 }
 
 fn block_at(index: u32) -> At {
-    let col_blocks = (p.n + 7u) / 8u;
+    let col_blocks = ceil_div(p.n, 8u);
     let rb = index / col_blocks;
     let cb = index % col_blocks;
     let last = p.n / 4u - 1u;
@@ -83,7 +83,7 @@ fn block_at(index: u32) -> At {
 }
 
 fn blocks() -> u32 {
-    return ((p.m + 7u) / 8u) * ((p.n + 7u) / 8u);
+    return ceil_div(p.m, 8u) * ceil_div(p.n, 8u);
 }
 
 /// Four vec4 of a from offsets `at` plus `l`, transposed: column s holds
@@ -161,7 +161,6 @@ fn dense_tn(
 /// Stores (or adds) the block's rows as vec4 into c4, skipping the rows and
 /// the vec4 column clamped past the end.
 fn store_block4(at: At, acc: Block) {
-    let stride = p.n / 4u;
     let second = at.col1 != at.col0;
     for (var r = 0u; r < 4u; r++) {
         store4(at.row0 + r, at.col0, acc.m00[r]);
@@ -193,7 +192,7 @@ fn dense_nt(
     let first_block = group_index(wid, nwg) * per_group;
     let block = first_block + lid.x / p.slices;
     let slice = lid.x % p.slices;
-    let col_blocks = (p.n + 7u) / 8u;
+    let col_blocks = ceil_div(p.n, 8u);
     let row0 = block / col_blocks * 8u;
     let col0 = block % col_blocks * 8u;
     let k4 = p.k / 4u;
@@ -224,12 +223,7 @@ fn dense_nt(
     }
     for (var tile = 0u; tile < 4u; tile++) {
         // Tile `tile` of every lane's block, then each sum over the slices.
-        switch tile {
-            case 0u: { lane_tiles[lid.x] = acc.m00; }
-            case 1u: { lane_tiles[lid.x] = acc.m01; }
-            case 2u: { lane_tiles[lid.x] = acc.m10; }
-            default: { lane_tiles[lid.x] = acc.m11; }
-        }
+        lane_tiles[lid.x] = block_tile(acc, tile);
         workgroupBarrier();
         for (var i = lid.x; i < 16u * per_group; i += WG) {
             let local = i / 16u;
