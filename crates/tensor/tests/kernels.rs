@@ -157,13 +157,19 @@ fn out_pad(g: &ConvGeometry) -> usize {
     g.h_out - ((g.h_in - 1) * g.stride + g.k_h - 2 * g.pad)
 }
 
+/// A context of its own whose kernels are those of every other choice of
+/// `Tuning` than `ctx`'s, so that a test runs the kernels this adapter
+/// picks and the ones it does not.
+fn flipped(ctx: &GpuContext) -> GpuContext {
+    let other = pollster::block_on(GpuContext::new()).expect("a second context");
+    other.set_tuning(ctx.tuning().flipped());
+    other
+}
+
 #[test]
 fn conv2d_and_conv_transpose2d_match_the_cpu_reference() {
     let Some(ctx) = gpu() else { return };
-    // The kernels this adapter picks and, in a context of its own, those
-    // of every other choice of `Tuning`.
-    let other = pollster::block_on(GpuContext::new()).expect("a second context");
-    other.set_tuning(ctx.tuning().flipped());
+    let other = flipped(ctx);
     let mut count = 0;
     for (i, g) in geometries().enumerate() {
         check_conv(ctx, g, 100 + 10 * i as u64);
@@ -183,8 +189,7 @@ fn conv2d_and_conv_transpose2d_match_the_cpu_reference() {
 #[test]
 fn weight_gradients_overwrite_without_accumulate() {
     let Some(ctx) = gpu() else { return };
-    let other = pollster::block_on(GpuContext::new()).expect("a second context");
-    other.set_tuning(ctx.tuning().flipped());
+    let other = flipped(ctx);
     // (input, weight, stride, pad): the conv2d weight kernels, a whole-input
     // kernel (dense_tn) and kernel 4, stride 2 on one channel (the weight
     // rows kernel, or the lane kernel where the tuning says so).

@@ -426,14 +426,18 @@ const BLOCK: usize = 8;
 /// (1.1 with one), the channel blocks 2 / c_in.
 const NARROW_BELOW: u32 = 4;
 
+/// Kernel 4, stride 2, padding 1: the geometry `shaders/conv2d_k4s2.wgsl`
+/// is written for.
+fn k4s2(p: &ConvParams) -> bool {
+    (p.k_h, p.k_w, p.stride, p.pad) == (4, 4, 2, 1)
+}
+
 /// Whether `shaders/conv2d_k4s2.wgsl`'s row kernels run the forward pass
-/// and the weight gradient of `p`: kernel 4, stride 2, padding 1, few
-/// input channels (below [`FLAT_BELOW`]) and input rows a multiple of 4
-/// long (read as vec4). In the model: D.0, and G.9 mirrored, on 28 x 28.
+/// and the weight gradient of `p`: its geometry, few input channels (below
+/// [`FLAT_BELOW`]) and input rows a multiple of 4 long (read as vec4). In
+/// the model: D.0, and G.9 mirrored, on 28 x 28.
 fn k4s2_rows(p: &ConvParams) -> bool {
-    p.c_in < FLAT_BELOW
-        && (p.k_h, p.k_w, p.stride, p.pad) == (4, 4, 2, 1)
-        && p.w_in.is_multiple_of(4)
+    k4s2(p) && p.c_in < FLAT_BELOW && p.w_in.is_multiple_of(4)
 }
 
 /// Lanes sharing one block's sum in `conv2d_backward_weight_rows` (at
@@ -597,9 +601,7 @@ impl Pass {
             // twice): G.9's forward pass 0.19, 0.19 -> 0.38, 0.34; D.0's
             // input gradient 0.19, 0.20 -> 0.32, 0.35. Reading the kernel
             // rows as vec4 gave 0.36-0.39 for both, after.
-            Pass::BackwardInput
-                if p.c_in < NARROW_BELOW && (p.k_h, p.k_w, p.stride, p.pad) == (4, 4, 2, 1) =>
-            {
+            Pass::BackwardInput if p.c_in < NARROW_BELOW && k4s2(p) => {
                 let tiles = (p.h_in as usize).div_ceil(8) * (p.w_in as usize).div_ceil(8);
                 let blocks = tiles * (p.c_in * p.n) as usize;
                 (shaders::CONV2D_BACKWARD_INPUT_TILE, blocks)
