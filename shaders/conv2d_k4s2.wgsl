@@ -414,11 +414,18 @@ fn conv2d_backward_input_tile(
         w_at += p.c_in * 4u;
     }
 
-    let x_at = (b * p.c_in + ci) * p.h_in * p.w_in;
-    store_class(acc.m00, x_at, ih0, iw0);
-    store_class(acc.m01, x_at, ih0, iw0 + 1u);
-    store_class(acc.m10, x_at, ih0 + 1u, iw0);
-    store_class(acc.m11, x_at, ih0 + 1u, iw0 + 1u);
+    // dx row ih0 + 2 i + a interleaves row i of classes (a, 0) and (a, 1).
+    // Constant indices only: an indexed matrix would leave the registers.
+    let x_at = (b * p.c_in + ci) * p.h_in * p.w_in + iw0;
+    let cols = p.w_in - iw0;
+    store_row(interleave(acc.m00[0], acc.m01[0]), x_at, ih0, cols);
+    store_row(interleave(acc.m10[0], acc.m11[0]), x_at, ih0 + 1u, cols);
+    store_row(interleave(acc.m00[1], acc.m01[1]), x_at, ih0 + 2u, cols);
+    store_row(interleave(acc.m10[1], acc.m11[1]), x_at, ih0 + 3u, cols);
+    store_row(interleave(acc.m00[2], acc.m01[2]), x_at, ih0 + 4u, cols);
+    store_row(interleave(acc.m10[2], acc.m11[2]), x_at, ih0 + 5u, cols);
+    store_row(interleave(acc.m00[3], acc.m01[3]), x_at, ih0 + 6u, cols);
+    store_row(interleave(acc.m10[3], acc.m11[3]), x_at, ih0 + 7u, cols);
 }
 
 // The window's columns: which lie inside dy, and their offsets (0 where
@@ -461,19 +468,39 @@ fn odd_cols(far: Shifted, near: Shifted, w: vec4<f32>) -> vec4<f32> {
     return w.x * far.s1 + w.y * far.s2 + w.z * near.s1 + w.w * near.s2;
 }
 
-/// Stores one class's 4 x 4 sums (column i: row i) at dx rows ih, ih + 2,
-/// ... and columns iw, iw + 2, ..., skipping those past dx's edge.
-fn store_class(sums: mat4x4<f32>, x_at: u32, ih: u32, iw: u32) {
-    for (var i = 0u; i < 4u; i++) {
-        let row = ih + 2u * i;
-        if row >= p.h_in {
-            break;
-        }
-        for (var j = 0u; j < 4u; j++) {
-            let col = iw + 2u * j;
-            if col < p.w_in {
-                dx[x_at + row * p.w_in + col] = sums[i][j];
-            }
-        }
+/// A dx row's 8 columns from its even and odd ones.
+fn interleave(even: vec4<f32>, odd: vec4<f32>) -> Cols8 {
+    return Cols8(vec4(even.x, odd.x, even.y, odd.y), vec4(even.z, odd.z, even.w, odd.w));
+}
+
+/// Stores 8 columns of dx row `row` from `at` (the row's first column in
+/// its plane, iw0), skipping the row past h_in and the columns past the
+/// `cols` left in it.
+fn store_row(v: Cols8, at: u32, row: u32, cols: u32) {
+    if row >= p.h_in {
+        return;
+    }
+    let i = at + row * p.w_in;
+    dx[i] = v.lo.x;
+    if cols > 1u {
+        dx[i + 1u] = v.lo.y;
+    }
+    if cols > 2u {
+        dx[i + 2u] = v.lo.z;
+    }
+    if cols > 3u {
+        dx[i + 3u] = v.lo.w;
+    }
+    if cols > 4u {
+        dx[i + 4u] = v.hi.x;
+    }
+    if cols > 5u {
+        dx[i + 5u] = v.hi.y;
+    }
+    if cols > 6u {
+        dx[i + 6u] = v.hi.z;
+    }
+    if cols > 7u {
+        dx[i + 7u] = v.hi.w;
     }
 }
