@@ -208,14 +208,22 @@ fn add_taps(sums: Cols8, w: vec4<f32>, t: Taps) -> Cols8 {
 
 // dw for few input channels, input rows a multiple of 4 long (D.0's and
 // G.9's weight gradients): the sum over images and output positions
-// splits into units (image b, output row oh), which `slices` lanes share
-// (lane s takes units s, s + slices, ...); each lane sums one input
-// channel ci and 4 output channels co0.. for all 16 taps (a mat4x4 per
-// channel, column kh holding kw = 0..3), over its units' 8-column chunks:
-// per chunk, the 4 channels' 8 dy values as 16 pairs and per kernel row
-// the 6 vec4 of conv2d_forward_rows, for 512 multiply-adds. The lanes of a block then add their sums in
-// workgroup memory. Grid: WG / slices blocks per workgroup, block index
-// (co0 / 4) * c_in + ci, lanes of a block consecutive.
+// splits into units (image b, a run of RUN output rows), which `slices`
+// lanes share (lane s takes units s, s + slices, ...); each lane sums one
+// input channel ci and 4 output channels co0.. for all 16 taps (a mat4x4
+// per channel, column kh holding kw = 0..3), over its units' 8-column
+// chunks. Per chunk and output row: the 4 channels' 8 dy values as 16
+// pairs, and the 4 input rows the row reads as taps (conv2d_forward_rows'
+// 6 vec4 per input row), of which the previous output row read two, for
+// 512 multiply-adds. The lanes of a block then add their sums in workgroup
+// memory. Grid: WG / slices blocks per workgroup, block index (co0 / 4) *
+// c_in + ci, lanes of a block consecutive.
+//
+// Output rows per unit: more reuse the input rows more (2 RUN + 2 row
+// loads instead of 4 RUN), fewer units spread over fewer lanes. Mirrors
+// `ROWS_WEIGHT_RUN` in `crates/tensor/src/ops/conv.rs`.
+const RUN: u32 = 7u;
+
 @compute @workgroup_size(WG)
 fn conv2d_backward_weight_rows(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -230,7 +238,8 @@ fn conv2d_backward_weight_rows(
     let co0 = block / p.c_in * 4u;
     // No early return: every lane must reach the barriers below. Lanes past
     // the last block sum nothing.
-    let units = select(0u, p.n * p.h_out, block < blocks);
+    let runs = ceil_div(p.h_out, RUN);
+    let units = select(0u, p.n * runs, block < blocks);
     let chunks = ceil_div(p.w_out, 8u);
     let y_plane = p.h_out * p.w_out;
     // Channel co0 + j's offset in an image's dy, clamped to the last (its
@@ -242,28 +251,32 @@ fn conv2d_backward_weight_rows(
     var acc2: mat4x4<f32>;
     var acc3: mat4x4<f32>;
     for (var unit = lid.x % p.slices; unit < units; unit += p.slices) {
-        let b = unit / p.h_out;
-        let oh = unit % p.h_out;
+        let b = unit / runs;
+        let first = unit % runs * RUN;
+        let last = min(first + RUN, p.h_out);
         let x_image = (b * p.c_in + ci) * p.h_in;
-        let ih = i32(2u * oh) - 1;
         for (var chunk = 0u; chunk < chunks; chunk++) {
             let cols = chunk_cols(chunk);
-            let y_at = b * p.c_out * y_plane + oh * p.w_out + chunk * 8u;
             let valid = p.w_out - chunk * 8u;
-            let d = Channels4(
-                dy_cols(y_at + dy_at.x, valid),
-                dy_cols(y_at + dy_at.y, valid),
-                dy_cols(y_at + dy_at.z, valid),
-                dy_cols(y_at + dy_at.w, valid),
-            );
-            let k0 = row_dots(x_image, ih, cols, d);
-            let k1 = row_dots(x_image, ih + 1, cols, d);
-            let k2 = row_dots(x_image, ih + 2, cols, d);
-            let k3 = row_dots(x_image, ih + 3, cols, d);
-            acc0 += mat4x4(k0[0], k1[0], k2[0], k3[0]);
-            acc1 += mat4x4(k0[1], k1[1], k2[1], k3[1]);
-            acc2 += mat4x4(k0[2], k1[2], k2[2], k3[2]);
-            acc3 += mat4x4(k0[3], k1[3], k2[3], k3[3]);
+            // Output row oh reads input rows 2 oh - 1 .. 2 oh + 2; the next
+            // output row shares the last two.
+            var t0 = input_taps(x_image, i32(2u * first) - 1, cols);
+            var t1 = input_taps(x_image, i32(2u * first), cols);
+            for (var oh = first; oh < last; oh++) {
+                let t2 = input_taps(x_image, i32(2u * oh) + 1, cols);
+                let t3 = input_taps(x_image, i32(2u * oh) + 2, cols);
+                let y_at = b * p.c_out * y_plane + oh * p.w_out + chunk * 8u;
+                let d0 = dy_cols(y_at + dy_at.x, valid);
+                let d1 = dy_cols(y_at + dy_at.y, valid);
+                let d2 = dy_cols(y_at + dy_at.z, valid);
+                let d3 = dy_cols(y_at + dy_at.w, valid);
+                acc0 += mat4x4(tap_dots(t0, d0), tap_dots(t1, d0), tap_dots(t2, d0), tap_dots(t3, d0));
+                acc1 += mat4x4(tap_dots(t0, d1), tap_dots(t1, d1), tap_dots(t2, d1), tap_dots(t3, d1));
+                acc2 += mat4x4(tap_dots(t0, d2), tap_dots(t1, d2), tap_dots(t2, d2), tap_dots(t3, d2));
+                acc3 += mat4x4(tap_dots(t0, d3), tap_dots(t1, d3), tap_dots(t2, d3), tap_dots(t3, d3));
+                t0 = t2;
+                t1 = t3;
+            }
         }
     }
 
@@ -302,23 +315,13 @@ fn dy_cols(at: u32, valid: u32) -> Cols8 {
     return Cols8(vec4(p0, p1), vec4(p2, p3));
 }
 
-// 8 dy columns of each of 4 channels.
-struct Channels4 {
-    d0: Cols8,
-    d1: Cols8,
-    d2: Cols8,
-    d3: Cols8,
-}
-
-/// For input row `ih` of the image plane starting at row `x_image` (zero
-/// outside the input): column j holds (t_kw . d_j) for kw = 0..3, t the
-/// row's taps for the chunk, d_j channel j's dy columns.
-fn row_dots(x_image: u32, ih: i32, cols: ChunkCols, d: Channels4) -> mat4x4<f32> {
+/// Input row `ih` of the image plane starting at row `x_image` as the taps
+/// of a chunk's 8 output columns, zero outside the input.
+fn input_taps(x_image: u32, ih: i32, cols: ChunkCols) -> Taps {
     if ih < 0 || ih >= i32(p.h_in) {
-        return mat4x4<f32>();
+        return Taps();
     }
-    let t = row_taps((x_image + u32(ih)) * (p.w_in / 4u), cols);
-    return mat4x4(tap_dots(t, d.d0), tap_dots(t, d.d1), tap_dots(t, d.d2), tap_dots(t, d.d3));
+    return row_taps((x_image + u32(ih)) * (p.w_in / 4u), cols);
 }
 
 /// (t_kw . d) for kw = 0..3, each a dot product over the 8 columns.

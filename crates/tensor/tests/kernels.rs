@@ -43,12 +43,14 @@ const CONV_CASES: &[[usize; 9]] = &[
     // The same geometry's forward pass with rows a multiple of 4 (vec4
     // rows): two column chunks, the second partial, and 11 channels.
     [2, 2, 11, 10, 20, 4, 2, 1, 0],
-    // More (image, row) units than the 64 lanes that share a weight
-    // gradient's sum (`ROWS_WEIGHT_LANES`), so lanes take several.
-    [6, 1, 3, 28, 28, 4, 2, 1, 0],
+    // More units (image, run of 7 output rows) than the 64 lanes that
+    // share a weight gradient's sum (`ROWS_WEIGHT_LANES`), so lanes take
+    // several; 15 output rows, so each image's last run is one row.
+    [36, 1, 2, 30, 28, 4, 2, 1, 0],
     // The row kernels with 3 input channels, odd h_in and one partial
-    // column chunk, the weight gradient's blocks over 2 workgroups; and a
-    // single (image, row) unit (one lane per block, h_out 1).
+    // column chunk, the weight gradient's blocks over 2 workgroups and
+    // runs shorter than 7 rows; and a single unit (one lane per block,
+    // h_out 1).
     [12, 3, 6, 7, 8, 4, 2, 1, 0],
     [1, 1, 2, 2, 4, 4, 2, 1, 0],
     // Kernels covering the whole input (`shaders/dense.wgsl`): a strided

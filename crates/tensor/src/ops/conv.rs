@@ -357,7 +357,7 @@ fn record(
     }
     // D.0's and G.9's weight gradients (see `ROWS_WEIGHT_LANES`).
     if kernel_pass == Pass::BackwardWeight && tuning.workgroup_sums && k4s2_rows(&params) {
-        let units = (params.n * params.h_out) as usize;
+        let units = (params.n * params.h_out.div_ceil(ROWS_WEIGHT_RUN)) as usize;
         params.slices = units.next_power_of_two().min(ROWS_WEIGHT_LANES) as u32;
         let blocks = (params.c_in * params.c_out.div_ceil(4)) as usize;
         let per_group = crate::WORKGROUP_SIZE / params.slices;
@@ -441,12 +441,16 @@ fn k4s2_rows(p: &ConvParams) -> bool {
 }
 
 /// Lanes sharing one block's sum in `conv2d_backward_weight_rows` (at
-/// most; fewer when there are fewer units of (image, output row)). On
-/// lavapipe (`benches/kernels.rs`, standard preset, G.9 and D.0, GPU time
-/// against the matmul beside it): 32 lanes (one workgroup, so one core)
-/// 0.20-0.25, 64 lanes 0.44, 128 lanes 0.39-0.45. Against the conv2d
-/// kernels, interleaved: 0.26-0.27 there, 0.41-0.52 here.
+/// most; fewer when there are fewer units of (image, run of output rows)).
+/// On lavapipe (`benches/kernels.rs`, standard preset, G.9 and D.0, GPU
+/// time against the matmul beside it), with runs of 7 rows: 32 lanes (one
+/// workgroup, so one core) 0.37-0.38, 64 lanes 0.64-0.66, 128 lanes
+/// 0.49-0.61. (With one row per unit it was 0.20-0.25, 0.44 and 0.39-0.45.)
 const ROWS_WEIGHT_LANES: usize = 64;
+
+/// Output rows per unit of `conv2d_backward_weight_rows` (`RUN` in
+/// `shaders/conv2d_k4s2.wgsl`): 7, half the model's 14.
+const ROWS_WEIGHT_RUN: u32 = 7;
 
 /// Input channels below which the forward pass runs `conv2d_forward_flat`
 /// (one loop over all taps) rather than `conv2d_forward` (a loop over
