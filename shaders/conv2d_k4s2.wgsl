@@ -7,8 +7,12 @@
 //
 // All three kernels reuse each value they load across a tile of
 // positions, as a stride-2 kernel's overlapping windows allow, where the
-// conv2d kernels load one f32 per lane per use: on software adapters
-// every load is a memory operation per lane, and loads decide the speed.
+// conv2d kernels load one f32 per lane per use. On software adapters
+// loads decide the speed: lavapipe (Mesa 22, profiled with perf) runs
+// each storage load as a loop over the 8 lanes with a bounds check per
+// value, so a vec2 or vec4 load costs less per value than an f32 one.
+// Sums are indexed with constants only: a matrix indexed by a variable
+// leaves the registers for a per-lane scratch array.
 //
 // conv2d_forward_rows (input rows a multiple of 4 long, read as vec4):
 // each invocation computes 8 output columns ow0.. of one output row oh,
@@ -49,14 +53,13 @@ struct ConvParams {
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
 // weight [c_out, c_in, 4, 4], one vec4 per kernel row.
 @group(0) @binding(2) var<storage, read> weight: array<vec4<f32>>;
-// Input gradient: dy [n, c_out, h_out, w_out].
-@group(0) @binding(3) var<storage, read> dy: array<f32>;
 // Input gradient dx [n, c_in, h_in, w_in].
 @group(0) @binding(5) var<storage, read_write> dx: array<f32>;
 // Weight gradient dw [c_out, c_in, 4, 4].
 @group(0) @binding(6) var<storage, read_write> dw: array<f32>;
-// The row kernels' dy (weight gradient) and y (forward) as pairs: output
-// rows are half the input rows' length, so a multiple of 2.
+// dy [n, c_out, h_out, w_out] (input and weight gradients) and y (forward)
+// as pairs: the launcher picks these kernels only for rows an even number
+// long.
 @group(0) @binding(7) var<storage, read> dy2: array<vec2<f32>>;
 @group(0) @binding(8) var<storage, read_write> y2: array<vec2<f32>>;
 
@@ -334,19 +337,15 @@ fn tap_dots(t: Taps, d: Cols8) -> vec4<f32> {
     );
 }
 
-fn dy4(i: vec4<u32>) -> vec4<f32> {
-    return vec4(dy[i.x], dy[i.y], dy[i.z], dy[i.w]);
-}
-
-// dx, for few input channels (D.0's input gradient, G.9's forward pass):
-// one image and one input channel per invocation, an 8 x 8 tile of dx at
-// rows ih0.., columns iw0.. (both multiples of 8). Each position of the
-// tile takes 2 x 2 of the 16 taps, which ones depending on its parity
-// (row class a = ih % 2, column class c = iw % 2), and the 4 x 4 positions
-// of one class read dy at shifted copies of the same window, so per output
-// channel the tile loads one 6 x 6 window of dy and the 4 kernel rows for
-// 256 multiply-adds (conv2d.wgsl's narrow kernel loads 0.6 values per
-// multiply-add).
+// dx, for few input channels (D.0's input gradient, G.9's forward pass),
+// dy rows an even number long (read as pairs): one image and one input
+// channel per invocation, an 8 x 8 tile of dx at rows ih0.. (a multiple
+// of 8) and columns iw0.. (8 t - 2, so that the tile's dy window starts on
+// a pair). Each position of the tile takes 2 x 2 of the 16 taps, which
+// ones depending on its parity (row class a = ih % 2, column class c = iw
+// % 2), and the 4 x 4 positions of one class read dy at shifted copies of
+// the same window, so per output channel the tile loads one 6 x 6 window
+// of dy (18 pairs) and the 4 kernel rows for 256 multiply-adds.
 // With padding 1, class a's taps are kh = 3 - a and 1 - a at window rows
 // i + a and i + a + 1 (i the position's row in its class, window row 0
 // being dy row ih0 / 2 - 1), and likewise for columns.
@@ -357,7 +356,7 @@ fn conv2d_backward_input_tile(
     @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
     let index = flat_index(wid, nwg, lid);
-    let tiles_w = ceil_div(p.w_in, 8u);
+    let tiles_w = tile_cols(p.w_in);
     let tiles = ceil_div(p.h_in, 8u) * tiles_w;
     if index >= tiles * p.c_in * p.n {
         return;
@@ -368,23 +367,14 @@ fn conv2d_backward_input_tile(
     let ci = index / p.n % p.c_in;
     let tile = index / (p.n * p.c_in);
     let ih0 = tile / tiles_w * 8u;
-    let iw0 = tile % tiles_w * 8u;
+    let iw0 = i32(tile % tiles_w * 8u) - 2;
 
-    // The window: dy rows oh0 + r and columns ow0 + q, r and q in 0..5,
-    // reading zero outside dy.
+    // The window: dy rows oh0 + r, r in 0..5, and the pairs of columns
+    // pair0 + q, q in 0..2, reading zero outside dy.
     let oh0 = i32(ih0 / 2u) - 1;
-    let ow0 = i32(iw0 / 2u) - 1;
-    let cols_lo = vec4(ow0) + vec4(0, 1, 2, 3);
-    let cols_hi = vec2(ow0) + vec2(4, 5);
-    let w_out = i32(p.w_out);
-    let in_lo = (cols_lo >= vec4(0)) & (cols_lo < vec4(w_out));
-    let in_hi = (cols_hi >= vec2(0)) & (cols_hi < vec2(w_out));
-    let win = WindowCols(
-        in_lo,
-        in_hi,
-        vec4<u32>(select(vec4(0), cols_lo, in_lo)),
-        vec2<u32>(select(vec2(0), cols_hi, in_hi)),
-    );
+    let pairs = vec3(i32(tile % tiles_w) * 2 - 1) + vec3(0, 1, 2);
+    let pairs_in = (pairs >= vec3(0)) & (pairs < vec3(i32(p.w_out / 2u)));
+    let win = WindowPairs(pairs_in, vec3<u32>(select(vec3(0), pairs, pairs_in)));
     let y_plane = p.h_out * p.w_out;
     var dy_at = b * p.c_out * y_plane;
     var w_at = ci * 4u;
@@ -419,25 +409,27 @@ fn conv2d_backward_input_tile(
 
     // dx row ih0 + 2 i + a interleaves row i of classes (a, 0) and (a, 1).
     // Constant indices only: an indexed matrix would leave the registers.
-    let x_at = (b * p.c_in + ci) * p.h_in * p.w_in + iw0;
-    let cols = p.w_in - iw0;
-    store_row(interleave(acc.m00[0], acc.m01[0]), x_at, ih0, cols);
-    store_row(interleave(acc.m10[0], acc.m11[0]), x_at, ih0 + 1u, cols);
-    store_row(interleave(acc.m00[1], acc.m01[1]), x_at, ih0 + 2u, cols);
-    store_row(interleave(acc.m10[1], acc.m11[1]), x_at, ih0 + 3u, cols);
-    store_row(interleave(acc.m00[2], acc.m01[2]), x_at, ih0 + 4u, cols);
-    store_row(interleave(acc.m10[2], acc.m11[2]), x_at, ih0 + 5u, cols);
-    store_row(interleave(acc.m00[3], acc.m01[3]), x_at, ih0 + 6u, cols);
-    store_row(interleave(acc.m10[3], acc.m11[3]), x_at, ih0 + 7u, cols);
+    let x_at = (b * p.c_in + ci) * p.h_in * p.w_in;
+    store_row(interleave(acc.m00[0], acc.m01[0]), x_at, ih0, iw0);
+    store_row(interleave(acc.m10[0], acc.m11[0]), x_at, ih0 + 1u, iw0);
+    store_row(interleave(acc.m00[1], acc.m01[1]), x_at, ih0 + 2u, iw0);
+    store_row(interleave(acc.m10[1], acc.m11[1]), x_at, ih0 + 3u, iw0);
+    store_row(interleave(acc.m00[2], acc.m01[2]), x_at, ih0 + 4u, iw0);
+    store_row(interleave(acc.m10[2], acc.m11[2]), x_at, ih0 + 5u, iw0);
+    store_row(interleave(acc.m00[3], acc.m01[3]), x_at, ih0 + 6u, iw0);
+    store_row(interleave(acc.m10[3], acc.m11[3]), x_at, ih0 + 7u, iw0);
 }
 
-// The window's columns: which lie inside dy, and their offsets (0 where
-// not, so that no read leaves dy).
-struct WindowCols {
-    in_lo: vec4<bool>,
-    in_hi: vec2<bool>,
-    lo: vec4<u32>,
-    hi: vec2<u32>,
+/// Tiles across a dx row of `w_in` columns: columns -2..5, 6..13, ...
+fn tile_cols(w_in: u32) -> u32 {
+    return ceil_div(w_in + 2u, 8u);
+}
+
+// The window's 3 pairs of columns: which lie inside dy, and their pair
+// offsets in a row (0 where not, so that no read leaves dy).
+struct WindowPairs {
+    inside: vec3<bool>,
+    at: vec3<u32>,
 }
 
 // One window row's columns 0-3, 1-4 and 2-5.
@@ -449,13 +441,13 @@ struct Shifted {
 
 /// Row `oh` of the dy plane at `at`, over the window's columns, zero where
 /// outside dy.
-fn window_row(at: u32, oh: i32, win: WindowCols) -> Shifted {
-    let inside = oh >= 0 && oh < i32(p.h_out);
-    let row = at + select(0u, u32(oh), inside) * p.w_out;
-    let lo = select(vec4(0.0), dy4(win.lo + row), win.in_lo & vec4(inside));
-    let hi2 = vec2(dy[win.hi.x + row], dy[win.hi.y + row]);
-    let hi = select(vec2(0.0), hi2, win.in_hi & vec2(inside));
-    return Shifted(lo, vec4(lo.yzw, hi.x), vec4(lo.zw, hi));
+fn window_row(at: u32, oh: i32, win: WindowPairs) -> Shifted {
+    let inside = win.inside & vec3(oh >= 0 && oh < i32(p.h_out));
+    let row = (at + select(0u, u32(oh), inside.x || inside.y || inside.z) * p.w_out) / 2u;
+    let q0 = select(vec2(0.0), dy2[row + win.at.x], inside.x);
+    let q1 = select(vec2(0.0), dy2[row + win.at.y], inside.y);
+    let q2 = select(vec2(0.0), dy2[row + win.at.z], inside.z);
+    return Shifted(vec4(q0, q1), vec4(q0.y, q1, q2.x), vec4(q1, q2));
 }
 
 /// A row of 4 positions of an even column class (taps kw 3 and 1 at
@@ -476,34 +468,31 @@ fn interleave(even: vec4<f32>, odd: vec4<f32>) -> Cols8 {
     return Cols8(vec4(even.x, odd.x, even.y, odd.y), vec4(even.z, odd.z, even.w, odd.w));
 }
 
-/// Stores 8 columns of dx row `row` from `at` (the row's first column in
-/// its plane, iw0), skipping the row past h_in and the columns past the
-/// `cols` left in it.
-fn store_row(v: Cols8, at: u32, row: u32, cols: u32) {
+/// Stores 8 columns of dx row `row` of the plane at `at`, from column
+/// `iw0` on, skipping the row past h_in and the columns outside the row.
+fn store_row(v: Cols8, at: u32, row: u32, iw0: i32) {
     if row >= p.h_in {
         return;
     }
-    let i = at + row * p.w_in;
-    dx[i] = v.lo.x;
-    if cols > 1u {
-        dx[i + 1u] = v.lo.y;
+    let i = i32(at + row * p.w_in) + iw0;
+    store4(v.lo, i, iw0);
+    store4(v.hi, i + 4, iw0 + 4);
+}
+
+/// Stores `v` at dx[i..i + 4], columns iw.., those inside the row.
+fn store4(v: vec4<f32>, i: i32, iw: i32) {
+    let col = vec4(iw) + vec4(0, 1, 2, 3);
+    let inside = (col >= vec4(0)) & (col < vec4(i32(p.w_in)));
+    if inside.x {
+        dx[i] = v.x;
     }
-    if cols > 2u {
-        dx[i + 2u] = v.lo.z;
+    if inside.y {
+        dx[i + 1] = v.y;
     }
-    if cols > 3u {
-        dx[i + 3u] = v.lo.w;
+    if inside.z {
+        dx[i + 2] = v.z;
     }
-    if cols > 4u {
-        dx[i + 4u] = v.hi.x;
-    }
-    if cols > 5u {
-        dx[i + 5u] = v.hi.y;
-    }
-    if cols > 6u {
-        dx[i + 6u] = v.hi.z;
-    }
-    if cols > 7u {
-        dx[i + 7u] = v.hi.w;
+    if inside.w {
+        dx[i + 3] = v.w;
     }
 }

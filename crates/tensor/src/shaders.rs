@@ -80,7 +80,7 @@ kernels! {
     CONV2D_BACKWARD_INPUT_NARROW =
         CONV2D, "conv2d.wgsl", "conv2d_backward_input_narrow", [3, 2, 5];
     CONV2D_BACKWARD_INPUT_TILE =
-        CONV2D_K4S2, "conv2d_k4s2.wgsl", "conv2d_backward_input_tile", [3, 2, 5];
+        CONV2D_K4S2, "conv2d_k4s2.wgsl", "conv2d_backward_input_tile", [7, 2, 5];
     CONV2D_BACKWARD_WEIGHT = CONV2D, "conv2d.wgsl", "conv2d_backward_weight", [1, 3, 6];
     CONV2D_BACKWARD_WEIGHT_ROWS =
         CONV2D_K4S2, "conv2d_k4s2.wgsl", "conv2d_backward_weight_rows", [1, 7, 6];

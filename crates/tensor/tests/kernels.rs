@@ -35,11 +35,14 @@ const CONV_CASES: &[[usize; 9]] = &[
     [3, 12, 10, 9, 7, 3, 2, 1, 1],
     [8, 9, 3, 16, 16, 3, 1, 1, 0],
     // Kernel 4, stride 2, padding 1 with few input channels (the tile
-    // kernel): G.9's shape with partial tiles and output padding, and a
-    // conv2d input gradient with 3 channels over partial tiles.
+    // kernel, where dy rows are an even number long): G.9's shape with
+    // partial tiles, output padding, and a conv2d input gradient with 3
+    // channels over partial tiles; dy rows of odd length run the narrow
+    // kernel.
     [3, 6, 1, 14, 14, 4, 2, 1, 0],
-    [2, 5, 2, 5, 7, 4, 2, 1, 1],
+    [2, 5, 2, 5, 6, 4, 2, 1, 1],
     [2, 3, 4, 9, 13, 4, 2, 1, 0],
+    [2, 5, 2, 5, 7, 4, 2, 1, 1],
     // The same geometry's forward pass with rows a multiple of 4 (vec4
     // rows): two column chunks, the second partial, and 11 channels.
     [2, 2, 11, 10, 20, 4, 2, 1, 0],

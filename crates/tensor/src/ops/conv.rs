@@ -597,16 +597,18 @@ impl Pass {
             // Kernel 4, stride 2, padding 1 with few input channels (D.0's
             // input gradient, G.9's forward pass; D.2's input gradient
             // was slower on it, lavapipe 0.76 -> 0.55 of the matmul and
-            // SwiftShader 18 -> 26 GPU ms per 16:32 iteration):
-            // `conv2d_backward_input_tile`, which loads a 6 x 6
-            // window of dy per output channel for 64 positions. On lavapipe
-            // (`benches/kernels.rs`, standard preset, GPU time against the
-            // matmul beside it, the narrow kernel and this one interleaved
-            // twice): G.9's forward pass 0.19, 0.19 -> 0.38, 0.34; D.0's
-            // input gradient 0.19, 0.20 -> 0.32, 0.35. Reading the kernel
-            // rows as vec4 gave 0.36-0.39 for both, after.
-            Pass::BackwardInput if p.c_in < NARROW_BELOW && k4s2(p) => {
-                let tiles = (p.h_in as usize).div_ceil(8) * (p.w_in as usize).div_ceil(8);
+            // SwiftShader 18 -> 26 GPU ms per 16:32 iteration), dy rows an
+            // even number long (read as pairs): `conv2d_backward_input_tile`,
+            // which loads a 6 x 6 window of dy per output channel for 64
+            // positions. On lavapipe (`benches/kernels.rs`, standard
+            // preset, GPU time against the matmul beside it): the narrow
+            // kernel 0.19-0.20 for both passes; this one 0.32-0.38 at
+            // first, 0.46-0.52 once it stored its sums with constant
+            // indices, 0.57-0.63 with the window read as pairs.
+            Pass::BackwardInput
+                if p.c_in < NARROW_BELOW && k4s2(p) && p.w_out.is_multiple_of(2) =>
+            {
+                let tiles = (p.h_in as usize).div_ceil(8) * (p.w_in as usize + 2).div_ceil(8);
                 let blocks = tiles * (p.c_in * p.n) as usize;
                 (shaders::CONV2D_BACKWARD_INPUT_TILE, blocks)
             }
