@@ -25,8 +25,9 @@
 //! beat, and the passes too small to reach half the best matmul even at
 //! that time.
 //!
-//! The yardstick is a matrix product (`ops::matmul`, each invocation an
-//! 8 x 8 block fed by contiguous vec4 loads), timed first at a few sizes
+//! The yardstick is a matrix product (`ops::matmul`, each invocation a
+//! 16 x 16 block fed by contiguous vec4 loads where the sizes allow, else
+//! 8 x 8; see `shaders/matmul.wgsl`), timed first at a few sizes
 //! (the matmul rows). The size that ran fastest is then run again right
 //! after every sample of every convolution pass, and the last column is the
 //! median over the samples of the pass's GFLOP/s divided by that matmul's

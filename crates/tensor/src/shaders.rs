@@ -111,6 +111,7 @@ kernels! {
     MSE_FORWARD = LOSS, "loss.wgsl", "mse_forward", [1, 2, 3];
     MSE_BACKWARD = LOSS, "loss.wgsl", "mse_backward", [1, 2, 4];
     MATMUL_FORWARD = MATMUL, "matmul.wgsl", "matmul_forward", [1, 2, 3];
+    MATMUL_FORWARD_16 = MATMUL, "matmul.wgsl", "matmul_forward_16", [1, 2, 3];
     RBF_KERNEL = MMD, "mmd.wgsl", "rbf_kernel", [1, 2, 3];
     REDUCE_SUM = REDUCE, "reduce.wgsl", "reduce_sum", [1, 2];
     FILL = ELEMENTWISE, "elementwise.wgsl", "fill", [3];

@@ -595,11 +595,17 @@ fn rbf_kernel_matches_the_cpu_reference() {
 #[test]
 fn matmul_matches_the_cpu_reference() {
     let Some(ctx) = gpu() else { return };
-    // Odd k, m != n, several blocks in each direction, and one block.
-    for (seed, (k, m, n)) in [(5, 16, 24), (33, 40, 8), (1, 8, 8), (64, 64, 72)]
-        .into_iter()
-        .enumerate()
-    {
+    // Odd k, m != n, several blocks in each direction, and one block, of
+    // 8 x 8 and (m and n multiples of 16) of 16 x 16.
+    let sizes = [
+        (5, 16, 24),
+        (33, 40, 8),
+        (1, 8, 8),
+        (64, 64, 72),
+        (7, 32, 48),
+        (3, 16, 16),
+    ];
+    for (seed, (k, m, n)) in sizes.into_iter().enumerate() {
         let a_data = random(920 + seed as u64, k * m, 1.0);
         let b_data = random(940 + seed as u64, k * n, 1.0);
         let a = upload(ctx, &[k, m], &a_data, "a");

@@ -23,7 +23,8 @@ pub struct MatmulParams {
 /// # Shapes
 ///
 /// a `[k, m]` (the left factor transposed), b `[k, n]`, c `[m, n]`, with m
-/// and n multiples of 8 (each invocation computes an 8 x 8 block).
+/// and n multiples of 8 (each invocation computes an 8 x 8 block, or a
+/// 16 x 16 one where m and n are multiples of 16).
 ///
 /// # Errors
 ///
@@ -54,6 +55,11 @@ pub fn matmul(enc: &mut Encoder, a: &Tensor, b: &Tensor, c: &Tensor) -> Result<(
         k: to_u32(OP, "k", k)?,
         _pad: 0,
     };
-    let blocks = (m / 8) * (n / 8);
-    enc.dispatch_flat(shaders::MATMUL_FORWARD, &params, &[a, b, c], blocks)
+    if m % 16 == 0 && n % 16 == 0 {
+        let blocks = (m / 16) * (n / 16);
+        enc.dispatch_flat(shaders::MATMUL_FORWARD_16, &params, &[a, b, c], blocks)
+    } else {
+        let blocks = (m / 8) * (n / 8);
+        enc.dispatch_flat(shaders::MATMUL_FORWARD, &params, &[a, b, c], blocks)
+    }
 }
