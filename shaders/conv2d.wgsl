@@ -31,6 +31,12 @@
 //   conv2d_backward_input         rows: 8 images,             columns: 8 of c_in
 //   conv2d_backward_input_narrow  rows: 8 positions of a row, columns: 8 images
 //   conv2d_backward_weight        rows: 8 (ci, kh, kw) taps,  columns: 8 of c_out
+// With `Tuning::wide_blocks` (software adapters) the _16 kernels compute
+// 16 x 16 blocks of the same products, as four 8 x 8 blocks sharing their
+// loads: 32 loads per 256 multiply-adds instead of 16 per 64. Their grids
+// are those below with 16 for 8, except that conv2d_backward_weight_lane_16
+// gives each workgroup only `group_lanes` blocks (its other lanes return),
+// so that the few blocks a weight gradient has reach every core.
 // Blocking over images keeps a block's taps and padding identical for all
 // its rows. Partial blocks (n, c_in, c_out or taps not multiples of 8)
 // clamp their indices to the last row or column: those rows and columns
@@ -69,7 +75,8 @@ struct ConvParams {
     // Weight gradient: lanes that share one block's sum over positions, a
     // power of two dividing WG.
     slices: u32,
-    _pad0: u32,
+    // conv2d_backward_weight_lane_16: lanes of a workgroup that take a block.
+    group_lanes: u32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -133,7 +140,7 @@ fn conv2d_forward(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
-    let at = forward_block(flat_index(wid, nwg, lid));
+    let at = forward_block(flat_index(wid, nwg, lid), BLOCK);
     if !at.valid {
         return;
     }
@@ -163,6 +170,66 @@ fn conv2d_forward(
     store_y_block(at, acc);
 }
 
+// y as conv2d_forward computes it, 16 images by 16 output channels per
+// invocation (four 8 x 8 blocks sharing their loads): per tap and input
+// channel 16 x loads and 16 weight loads for 256 multiply-adds.
+@compute @workgroup_size(WG)
+fn conv2d_forward_16(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+    let at = forward_block(flat_index(wid, nwg, lid), 2u * BLOCK);
+    if !at.valid {
+        return;
+    }
+    let images = offsets8(at.b0 + BLOCK, p.n, p.c_in * p.h_in * p.w_in);
+    let channels = offsets8(at.co0 + BLOCK, p.c_out, p.c_in * p.k_h * p.k_w);
+    let x_plane = p.h_in * p.w_in;
+    var acc00: Block;
+    var acc01: Block;
+    var acc10: Block;
+    var acc11: Block;
+    for (var kh = 0u; kh < p.k_h; kh++) {
+        let ih = at.ih0 + i32(kh);
+        if ih < 0 || ih >= i32(p.h_in) {
+            continue;
+        }
+        for (var kw = 0u; kw < p.k_w; kw++) {
+            let iw = at.iw0 + i32(kw);
+            if iw < 0 || iw >= i32(p.w_in) {
+                continue;
+            }
+            var x_at = u32(ih) * p.w_in + u32(iw);
+            var w_at = kh * p.k_w + kw;
+            for (var ci = 0u; ci < p.c_in; ci++) {
+                let xs0 = Vec8(x4(at.images.lo + x_at), x4(at.images.hi + x_at));
+                let xs1 = Vec8(x4(images.lo + x_at), x4(images.hi + x_at));
+                let ws0 = Vec8(weight4(at.channels.lo + w_at), weight4(at.channels.hi + w_at));
+                let ws1 = Vec8(weight4(channels.lo + w_at), weight4(channels.hi + w_at));
+                accumulate(&acc00, xs0, ws0);
+                accumulate(&acc01, xs0, ws1);
+                accumulate(&acc10, xs1, ws0);
+                accumulate(&acc11, xs1, ws1);
+                x_at += x_plane;
+                w_at += p.k_h * p.k_w;
+            }
+        }
+    }
+    store_y_block(at, acc00);
+    store_y_block(shifted(at, 0u, BLOCK), acc01);
+    store_y_block(shifted(at, BLOCK, 0u), acc10);
+    store_y_block(shifted(at, BLOCK, BLOCK), acc11);
+}
+
+/// `at` moved by `db` images and `dco` output channels (for storing).
+fn shifted(at: ForwardBlock, db: u32, dco: u32) -> ForwardBlock {
+    var moved = at;
+    moved.b0 += db;
+    moved.co0 += dco;
+    return moved;
+}
+
 // y as conv2d_forward computes it, for few input channels: one flat loop
 // over the taps (ci, kh, kw), padding read as zero, where conv2d_forward
 // nests a loop over ci (as long as c_in) inside the loops over kh and kw.
@@ -176,7 +243,7 @@ fn conv2d_forward_flat(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
-    let at = forward_block(flat_index(wid, nwg, lid));
+    let at = forward_block(flat_index(wid, nwg, lid), BLOCK);
     if !at.valid {
         return;
     }
@@ -224,12 +291,12 @@ struct ForwardBlock {
     iw0: i32,
 }
 
-fn forward_block(index: u32) -> ForwardBlock {
-    let co_blocks = ceil_div(p.c_out, BLOCK);
-    let n_blocks = ceil_div(p.n, BLOCK);
+fn forward_block(index: u32, size: u32) -> ForwardBlock {
+    let co_blocks = ceil_div(p.c_out, size);
+    let n_blocks = ceil_div(p.n, size);
     let valid = index < n_blocks * co_blocks * p.h_out * p.w_out;
-    let co0 = index % co_blocks * BLOCK;
-    let b0 = index / co_blocks % n_blocks * BLOCK;
+    let co0 = index % co_blocks * size;
+    let b0 = index / co_blocks % n_blocks * size;
     let ow = index / (co_blocks * n_blocks) % p.w_out;
     let oh = index / (co_blocks * n_blocks * p.w_out);
     return ForwardBlock(
@@ -319,6 +386,75 @@ fn conv2d_backward_input(
         }
     }
 
+    store_dx_block(acc, b0, ci0, ih, iw);
+}
+
+// dx as conv2d_backward_input computes it, 16 images by 16 input channels
+// per invocation (four 8 x 8 blocks sharing their loads).
+@compute @workgroup_size(WG)
+fn conv2d_backward_input_16(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+    let index = flat_index(wid, nwg, lid);
+    let ci_blocks = ceil_div(p.c_in, 2u * BLOCK);
+    let n_blocks = ceil_div(p.n, 2u * BLOCK);
+    if index >= n_blocks * ci_blocks * p.h_in * p.w_in {
+        return;
+    }
+    let ci0 = index % ci_blocks * 2u * BLOCK;
+    let b0 = index / ci_blocks % n_blocks * 2u * BLOCK;
+    let iw = index / (ci_blocks * n_blocks) % p.w_in;
+    let ih = index / (ci_blocks * n_blocks * p.w_in);
+
+    let y_plane = p.h_out * p.w_out;
+    let taps = p.k_h * p.k_w;
+    let images0 = offsets8(b0, p.n, p.c_out * y_plane);
+    let images1 = offsets8(b0 + BLOCK, p.n, p.c_out * y_plane);
+    let channels0 = offsets8(ci0, p.c_in, taps);
+    let channels1 = offsets8(ci0 + BLOCK, p.c_in, taps);
+    let oh_scaled = ih + p.pad;
+    let ow_scaled = iw + p.pad;
+    var acc00: Block;
+    var acc01: Block;
+    var acc10: Block;
+    var acc11: Block;
+    for (var kh = oh_scaled % p.stride; kh < p.k_h && kh <= oh_scaled; kh += p.stride) {
+        let oh = (oh_scaled - kh) / p.stride;
+        if oh >= p.h_out {
+            continue;
+        }
+        for (var kw = ow_scaled % p.stride; kw < p.k_w && kw <= ow_scaled; kw += p.stride) {
+            let ow = (ow_scaled - kw) / p.stride;
+            if ow >= p.w_out {
+                continue;
+            }
+            var dy_at = oh * p.w_out + ow;
+            var w_at = kh * p.k_w + kw;
+            for (var co = 0u; co < p.c_out; co++) {
+                let dys0 = Vec8(dy4(images0.lo + dy_at), dy4(images0.hi + dy_at));
+                let dys1 = Vec8(dy4(images1.lo + dy_at), dy4(images1.hi + dy_at));
+                let ws0 = Vec8(weight4(channels0.lo + w_at), weight4(channels0.hi + w_at));
+                let ws1 = Vec8(weight4(channels1.lo + w_at), weight4(channels1.hi + w_at));
+                accumulate(&acc00, dys0, ws0);
+                accumulate(&acc01, dys0, ws1);
+                accumulate(&acc10, dys1, ws0);
+                accumulate(&acc11, dys1, ws1);
+                dy_at += y_plane;
+                w_at += p.c_in * taps;
+            }
+        }
+    }
+    store_dx_block(acc00, b0, ci0, ih, iw);
+    store_dx_block(acc01, b0, ci0 + BLOCK, ih, iw);
+    store_dx_block(acc10, b0 + BLOCK, ci0, ih, iw);
+    store_dx_block(acc11, b0 + BLOCK, ci0 + BLOCK, ih, iw);
+}
+
+/// Stores the block of dx for images b0.. and input channels ci0.. at
+/// (ih, iw) (clamped rows and columns store the last one's sums again).
+fn store_dx_block(acc: Block, b0: u32, ci0: u32, ih: u32, iw: u32) {
     let x_plane = p.h_in * p.w_in;
     let rows = offsets8(b0, p.n, p.c_in * x_plane);
     let cols = offsets8(ci0, p.c_in, x_plane);
@@ -503,7 +639,11 @@ fn conv2d_backward_weight_lane(
     }
     let t0 = block % tap_blocks * BLOCK;
     let co0 = block / tap_blocks * BLOCK;
-    let acc = weight_block_sum(t0, co0, p.h_out * p.w_out, 0u);
+    store_weight_block(weight_block_sum(t0, co0, p.h_out * p.w_out, 0u), t0, co0);
+}
+
+/// Stores (or adds) an 8 x 8 block of dw at taps t0.., channels co0...
+fn store_weight_block(acc: Block, t0: u32, co0: u32) {
     store_weight_tile(acc.m00, t0, co0);
     store_weight_tile(acc.m01, t0, co0 + 4u);
     store_weight_tile(acc.m10, t0 + 4u, co0);
@@ -533,40 +673,22 @@ fn store_dw(t: u32, co: u32, value: f32) {
 /// The 8 x 8 block of dw at taps t0.., channels co0.., summed over all
 /// images at the positions slice, slice + slices, ... below `positions`.
 fn weight_block_sum(t0: u32, co0: u32, positions: u32, slice: u32) -> Block {
-    // Each row's tap t (clamped to the last) as its input channel's plane
-    // offset and its kh - pad, kw - pad.
-    let taps = p.c_in * p.k_h * p.k_w;
-    let x_plane = p.h_in * p.w_in;
+    let taps = tap_block(t0);
     let y_plane = p.h_out * p.w_out;
-    let pad = i32(p.pad);
-    let t_lo = min(vec4(t0) + vec4(0u, 1u, 2u, 3u), vec4(taps - 1u));
-    let t_hi = min(vec4(t0) + vec4(4u, 5u, 6u, 7u), vec4(taps - 1u));
-    let kh_lo = vec4<i32>(t_lo / p.k_w % p.k_h) - pad;
-    let kh_hi = vec4<i32>(t_hi / p.k_w % p.k_h) - pad;
-    let kw_lo = vec4<i32>(t_lo % p.k_w) - pad;
-    let kw_hi = vec4<i32>(t_hi % p.k_w) - pad;
-    let plane_lo = t_lo / (p.k_h * p.k_w) * x_plane;
-    let plane_hi = t_hi / (p.k_h * p.k_w) * x_plane;
-
     let channels = offsets8(co0, p.c_out, y_plane);
-    let x_image = vec4(p.c_in * x_plane);
+    let x_image = vec4(p.c_in * p.h_in * p.w_in);
     let dy_image = vec4(p.c_out * y_plane);
     var acc: Block;
     for (var pos = slice; pos < positions; pos += p.slices) {
-        let ih = i32(pos / p.w_out * p.stride);
-        let iw = i32(pos % p.w_out * p.stride);
-        let in_lo = inside(ih + kh_lo, iw + kw_lo);
-        let in_hi = inside(ih + kh_hi, iw + kw_hi);
-        let row_lo = (ih + kh_lo) * i32(p.w_in) + iw + kw_lo;
-        let row_hi = (ih + kh_hi) * i32(p.w_in) + iw + kw_hi;
-        var x_lo = plane_lo + vec4<u32>(select(vec4(0), row_lo, in_lo));
-        var x_hi = plane_hi + vec4<u32>(select(vec4(0), row_hi, in_hi));
+        let at = tap_reads(taps, pos);
+        var x_lo = at.x_lo;
+        var x_hi = at.x_hi;
         var dy_lo = channels.lo + pos;
         var dy_hi = channels.hi + pos;
         for (var b = 0u; b < p.n; b++) {
             let xs = Vec8(
-                select(vec4(0.0), x4(x_lo), in_lo),
-                select(vec4(0.0), x4(x_hi), in_hi),
+                select(vec4(0.0), x4(x_lo), at.in_lo),
+                select(vec4(0.0), x4(x_hi), at.in_hi),
             );
             let dys = Vec8(dy4(dy_lo), dy4(dy_hi));
             accumulate(&acc, xs, dys);
@@ -577,6 +699,111 @@ fn weight_block_sum(t0: u32, co0: u32, positions: u32, slice: u32) -> Block {
         }
     }
     return acc;
+}
+
+// Eight taps t0.. (clamped to the last), as each one's input channel's
+// plane offset and its kh - pad, kw - pad.
+struct TapBlock {
+    kh_lo: vec4<i32>,
+    kh_hi: vec4<i32>,
+    kw_lo: vec4<i32>,
+    kw_hi: vec4<i32>,
+    plane_lo: vec4<u32>,
+    plane_hi: vec4<u32>,
+}
+
+fn tap_block(t0: u32) -> TapBlock {
+    let taps = p.c_in * p.k_h * p.k_w;
+    let x_plane = p.h_in * p.w_in;
+    let pad = i32(p.pad);
+    let t_lo = min(vec4(t0) + vec4(0u, 1u, 2u, 3u), vec4(taps - 1u));
+    let t_hi = min(vec4(t0) + vec4(4u, 5u, 6u, 7u), vec4(taps - 1u));
+    return TapBlock(
+        vec4<i32>(t_lo / p.k_w % p.k_h) - pad,
+        vec4<i32>(t_hi / p.k_w % p.k_h) - pad,
+        vec4<i32>(t_lo % p.k_w) - pad,
+        vec4<i32>(t_hi % p.k_w) - pad,
+        t_lo / (p.k_h * p.k_w) * x_plane,
+        t_hi / (p.k_h * p.k_w) * x_plane,
+    );
+}
+
+// Where a block's 8 taps read image 0 of x at one output position, and
+// which of them fall inside the input (the others read zero).
+struct TapReads {
+    x_lo: vec4<u32>,
+    x_hi: vec4<u32>,
+    in_lo: vec4<bool>,
+    in_hi: vec4<bool>,
+}
+
+fn tap_reads(t: TapBlock, pos: u32) -> TapReads {
+    let ih = i32(pos / p.w_out * p.stride);
+    let iw = i32(pos % p.w_out * p.stride);
+    let in_lo = inside(ih + t.kh_lo, iw + t.kw_lo);
+    let in_hi = inside(ih + t.kh_hi, iw + t.kw_hi);
+    let row_lo = (ih + t.kh_lo) * i32(p.w_in) + iw + t.kw_lo;
+    let row_hi = (ih + t.kh_hi) * i32(p.w_in) + iw + t.kw_hi;
+    return TapReads(
+        t.plane_lo + vec4<u32>(select(vec4(0), row_lo, in_lo)),
+        t.plane_hi + vec4<u32>(select(vec4(0), row_hi, in_hi)),
+        in_lo,
+        in_hi,
+    );
+}
+
+// dw as conv2d_backward_weight_lane computes it, 16 taps by 16 output
+// channels per invocation (four 8 x 8 blocks sharing their loads).
+@compute @workgroup_size(WG)
+fn conv2d_backward_weight_lane_16(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+    let block = group_index(wid, nwg) * p.group_lanes + lid.x;
+    let tap_blocks = ceil_div(p.c_in * p.k_h * p.k_w, 2u * BLOCK);
+    if lid.x >= p.group_lanes || block >= tap_blocks * ceil_div(p.c_out, 2u * BLOCK) {
+        return;
+    }
+    let t0 = block % tap_blocks * 2u * BLOCK;
+    let co0 = block / tap_blocks * 2u * BLOCK;
+    let taps0 = tap_block(t0);
+    let taps1 = tap_block(t0 + BLOCK);
+    let y_plane = p.h_out * p.w_out;
+    let channels0 = offsets8(co0, p.c_out, y_plane);
+    let channels1 = offsets8(co0 + BLOCK, p.c_out, y_plane);
+    let x_image = vec4(p.c_in * p.h_in * p.w_in);
+    let dy_image = vec4(p.c_out * y_plane);
+    var acc00: Block;
+    var acc01: Block;
+    var acc10: Block;
+    var acc11: Block;
+    for (var pos = 0u; pos < y_plane; pos++) {
+        let at0 = tap_reads(taps0, pos);
+        let at1 = tap_reads(taps1, pos);
+        var x0 = Index8(at0.x_lo, at0.x_hi);
+        var x1 = Index8(at1.x_lo, at1.x_hi);
+        var dy0 = Index8(channels0.lo + pos, channels0.hi + pos);
+        var dy1 = Index8(channels1.lo + pos, channels1.hi + pos);
+        for (var b = 0u; b < p.n; b++) {
+            let xs0 = Vec8(select(vec4(0.0), x4(x0.lo), at0.in_lo), select(vec4(0.0), x4(x0.hi), at0.in_hi));
+            let xs1 = Vec8(select(vec4(0.0), x4(x1.lo), at1.in_lo), select(vec4(0.0), x4(x1.hi), at1.in_hi));
+            let dys0 = Vec8(dy4(dy0.lo), dy4(dy0.hi));
+            let dys1 = Vec8(dy4(dy1.lo), dy4(dy1.hi));
+            accumulate(&acc00, xs0, dys0);
+            accumulate(&acc01, xs0, dys1);
+            accumulate(&acc10, xs1, dys0);
+            accumulate(&acc11, xs1, dys1);
+            x0 = Index8(x0.lo + x_image, x0.hi + x_image);
+            x1 = Index8(x1.lo + x_image, x1.hi + x_image);
+            dy0 = Index8(dy0.lo + dy_image, dy0.hi + dy_image);
+            dy1 = Index8(dy1.lo + dy_image, dy1.hi + dy_image);
+        }
+    }
+    store_weight_block(acc00, t0, co0);
+    store_weight_block(acc01, t0, co0 + BLOCK);
+    store_weight_block(acc10, t0 + BLOCK, co0);
+    store_weight_block(acc11, t0 + BLOCK, co0 + BLOCK);
 }
 
 /// Whether (ih, iw) lies inside the input, for four taps.

@@ -81,6 +81,14 @@ pub struct Tuning {
     /// forward pass 4.2 -> 5.1 and 14.2 -> 17.1 GPU ms per iteration at
     /// 16:32 and 32:64.
     pub forward_rows: bool,
+    /// The conv2d kernels compute 16 x 16 blocks (four 8 x 8 blocks sharing
+    /// their loads) where both sides of the product have 16 rows or more.
+    /// On for software adapters, where a storage load costs far more than
+    /// a multiply-add and spilled sums cost little; a GPU would run out of
+    /// registers. On lavapipe (`benches/kernels.rs`, standard preset, GPU
+    /// time against the matmul beside it): the middle layers' passes
+    /// (G.3, G.6, D.2, D.5) 0.33-0.60 -> 0.55-0.82.
+    pub wide_blocks: bool,
 }
 
 impl Tuning {
@@ -92,6 +100,7 @@ impl Tuning {
             split_weight_sums: !adapter.is_cpu && !swiftshader,
             workgroup_sums: !swiftshader,
             forward_rows: !swiftshader,
+            wide_blocks: adapter.is_cpu && !swiftshader,
         }
     }
 
@@ -102,6 +111,7 @@ impl Tuning {
             split_weight_sums: !self.split_weight_sums,
             workgroup_sums: !self.workgroup_sums,
             forward_rows: !self.forward_rows,
+            wide_blocks: !self.wide_blocks,
         }
     }
 }

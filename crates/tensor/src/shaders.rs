@@ -75,8 +75,10 @@ macro_rules! kernels {
 kernels! {
     CONV2D_FORWARD = CONV2D, "conv2d.wgsl", "conv2d_forward", [1, 2, 4];
     CONV2D_FORWARD_FLAT = CONV2D, "conv2d.wgsl", "conv2d_forward_flat", [1, 2, 4];
+    CONV2D_FORWARD_16 = CONV2D, "conv2d.wgsl", "conv2d_forward_16", [1, 2, 4];
     CONV2D_FORWARD_ROWS = CONV2D_K4S2, "conv2d_k4s2.wgsl", "conv2d_forward_rows", [1, 2, 8];
     CONV2D_BACKWARD_INPUT = CONV2D, "conv2d.wgsl", "conv2d_backward_input", [3, 2, 5];
+    CONV2D_BACKWARD_INPUT_16 = CONV2D, "conv2d.wgsl", "conv2d_backward_input_16", [3, 2, 5];
     CONV2D_BACKWARD_INPUT_NARROW =
         CONV2D, "conv2d.wgsl", "conv2d_backward_input_narrow", [3, 2, 5];
     CONV2D_BACKWARD_INPUT_TILE =
@@ -86,6 +88,8 @@ kernels! {
         CONV2D_K4S2, "conv2d_k4s2.wgsl", "conv2d_backward_weight_rows", [1, 7, 6];
     CONV2D_BACKWARD_WEIGHT_LANE =
         CONV2D, "conv2d.wgsl", "conv2d_backward_weight_lane", [1, 3, 6];
+    CONV2D_BACKWARD_WEIGHT_LANE_16 =
+        CONV2D, "conv2d.wgsl", "conv2d_backward_weight_lane_16", [1, 3, 6];
     DENSE_NN = DENSE, "dense.wgsl", "dense_nn", [1, 2, 3];
     DENSE_TN = DENSE, "dense.wgsl", "dense_tn", [1, 2, 3];
     DENSE_NT = DENSE, "dense.wgsl", "dense_nt", [1, 2, 4];

@@ -56,6 +56,12 @@ const CONV_CASES: &[[usize; 9]] = &[
     // h_out 1).
     [12, 3, 6, 7, 8, 4, 2, 1, 0],
     [1, 1, 2, 2, 4, 4, 2, 1, 0],
+    // 16 x 16 blocks (`Tuning::wide_blocks`): 18 images and 17 and 20
+    // channels leave every block partial, and the weight gradient's 20
+    // blocks spread 8 lanes to a workgroup, the last workgroup part full;
+    // then whole blocks.
+    [18, 17, 20, 6, 5, 3, 2, 1, 0],
+    [16, 16, 16, 4, 4, 4, 2, 1, 0],
     // Kernels covering the whole input (`shaders/dense.wgsl`): a strided
     // conv2d to 1x1 with partial blocks; transposed from 1x1 with c_out
     // leaving a half vec4 block (12 taps), with the weight gradient's rows

@@ -36,7 +36,10 @@ pub struct ConvParams {
     pub accumulate: u32,
     /// Weight gradient only: lanes sharing each block's sum over positions.
     pub slices: u32,
-    pub _pad0: u32,
+    /// `conv2d_backward_weight_lane_16` only: lanes of each workgroup that
+    /// take a block (the rest return at once), to spread few blocks over
+    /// more workgroups.
+    pub group_lanes: u32,
     pub _pad1: u32,
     pub _pad2: u32,
 }
@@ -146,7 +149,7 @@ impl ConvGeometry {
             pad: u("pad", g.pad)?,
             accumulate: accumulate as u32,
             slices: 1,
-            _pad0: 0,
+            group_lanes: crate::WORKGROUP_SIZE,
             _pad1: 0,
             _pad2: 0,
         })
@@ -371,6 +374,14 @@ fn record(
         if tuning.split_weight_sums {
             params.slices = weight_slices(blocks, positions, params.n as usize);
         }
+        let taps = params.c_in * params.k_h * params.k_w;
+        if params.slices == 1 && tuning.wide_blocks && wide(taps, params.c_out) {
+            let blocks = wide_blocks(taps) * wide_blocks(params.c_out);
+            params.group_lanes = spread_lanes(blocks);
+            let groups = blocks.div_ceil(params.group_lanes as usize);
+            let kernel = shaders::CONV2D_BACKWARD_WEIGHT_LANE_16;
+            return enc.dispatch_groups(kernel, &params, &bound, groups);
+        }
         if params.slices == 1 {
             let kernel = shaders::CONV2D_BACKWARD_WEIGHT_LANE;
             return enc.dispatch_flat(kernel, &params, &bound, blocks);
@@ -413,6 +424,33 @@ fn weight_slices(blocks: usize, positions: usize, images: usize) -> u32 {
         slices *= 2;
     }
     slices as u32
+}
+
+/// Rows and columns of the blocks of the `_16` conv2d kernels
+/// (`Tuning::wide_blocks`).
+const WIDE: u32 = 16;
+
+/// Whether a product with `rows` by `cols` runs the `_16` kernels (with
+/// fewer than 16 on a side most of each block would repeat its last row or
+/// column).
+fn wide(rows: u32, cols: u32) -> bool {
+    rows >= WIDE && cols >= WIDE
+}
+
+/// Blocks of 16 covering `count` rows or columns.
+fn wide_blocks(count: u32) -> usize {
+    count.div_ceil(WIDE) as usize
+}
+
+/// Lanes per workgroup for `blocks` invocations of a kernel that takes
+/// `ConvParams::group_lanes`: enough workgroups (8) for the cores of a
+/// software adapter, which runs one workgroup per thread, but at least 8
+/// lanes, the width a software adapter runs together.
+fn spread_lanes(blocks: usize) -> u32 {
+    const GROUPS: usize = 8;
+    let lanes = (blocks / GROUPS).max(1);
+    let pow2 = 1 << lanes.ilog2();
+    pow2.clamp(8, crate::WORKGROUP_SIZE as usize) as u32
 }
 
 /// Rows and columns of the block each conv2d invocation computes (`BLOCK`
@@ -585,6 +623,11 @@ impl Pass {
                 let blocks = (p.n * p.h_out) as usize * blocks_of(p.c_out) * chunks;
                 (shaders::CONV2D_FORWARD_ROWS, blocks)
             }
+            // `Tuning::wide_blocks`: 16 x 16 blocks.
+            Pass::Forward if tuning.wide_blocks && p.c_in >= FLAT_BELOW && wide(p.n, p.c_out) => {
+                let blocks = wide_blocks(p.n) * wide_blocks(p.c_out) * (p.h_out * p.w_out) as usize;
+                (shaders::CONV2D_FORWARD_16, blocks)
+            }
             Pass::Forward => {
                 let blocks = n * blocks_of(p.c_out) * (p.h_out * p.w_out) as usize;
                 let kernel = if p.c_in < FLAT_BELOW {
@@ -616,6 +659,10 @@ impl Pass {
                 let row = blocks_of(p.w_in.div_ceil(p.stride)) * p.stride as usize;
                 let blocks = (p.c_in * p.h_in) as usize * n * row;
                 (shaders::CONV2D_BACKWARD_INPUT_NARROW, blocks)
+            }
+            Pass::BackwardInput if tuning.wide_blocks && wide(p.n, p.c_in) => {
+                let blocks = wide_blocks(p.n) * wide_blocks(p.c_in) * (p.h_in * p.w_in) as usize;
+                (shaders::CONV2D_BACKWARD_INPUT_16, blocks)
             }
             Pass::BackwardInput => {
                 let blocks = n * blocks_of(p.c_in) * (p.h_in * p.w_in) as usize;
