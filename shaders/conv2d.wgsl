@@ -34,9 +34,7 @@
 // With `Tuning::wide_blocks` (software adapters) the _16 kernels compute
 // 16 x 16 blocks of the same products, as four 8 x 8 blocks sharing their
 // loads: 32 loads per 256 multiply-adds instead of 16 per 64. Their grids
-// are those below with 16 for 8, except that conv2d_backward_weight_lane_16
-// gives each workgroup only `group_lanes` blocks (its other lanes return),
-// so that the few blocks a weight gradient has reach every core.
+// are those below with 16 for 8.
 // Blocking over images keeps a block's taps and padding identical for all
 // its rows. Partial blocks (n, c_in, c_out or taps not multiples of 8)
 // clamp their indices to the last row or column: those rows and columns
@@ -50,7 +48,10 @@
 //                           * c_in + ci, for iw = r + stride * q
 //   conv2d_backward_weight  ((co / 8 * tap_blocks + tap / 8) * slices + slice, one
 //                           workgroup per WG / slices blocks (group_index)
-//   ..._weight_lane         co / 8 * tap_blocks + tap / 8 (slices = 1)
+//   ..._weight_lane         co / 8 * tap_blocks + tap / 8 (slices = 1), one
+//                           workgroup per `group_lanes` blocks (its other
+//                           lanes return), so that the few blocks a weight
+//                           gradient has reach every core
 // where x_blocks = ceil(x / 8), q_blocks = ceil(ceil(w_in / stride) / 8)
 // and tap = (ci * k_h + kh) * k_w + kw.
 // Neighbouring invocations share a position, so the lanes that a software
@@ -75,7 +76,7 @@ struct ConvParams {
     // Weight gradient: lanes that share one block's sum over positions, a
     // power of two dividing WG.
     slices: u32,
-    // conv2d_backward_weight_lane_16: lanes of a workgroup that take a block.
+    // conv2d_backward_weight_lane(_16): lanes of a workgroup that take a block.
     group_lanes: u32,
     _pad1: u32,
     _pad2: u32,
@@ -631,10 +632,10 @@ fn conv2d_backward_weight_lane(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
-    let block = flat_index(wid, nwg, lid);
+    let block = group_index(wid, nwg) * p.group_lanes + lid.x;
     let taps = p.c_in * p.k_h * p.k_w;
     let tap_blocks = ceil_div(taps, BLOCK);
-    if block >= tap_blocks * ceil_div(p.c_out, BLOCK) {
+    if lid.x >= p.group_lanes || block >= tap_blocks * ceil_div(p.c_out, BLOCK) {
         return;
     }
     let t0 = block % tap_blocks * BLOCK;

@@ -43,7 +43,7 @@ struct ConvParams {
     pad: u32,
     accumulate: u32,
     slices: u32,
-    // conv2d_backward_weight_lane_16: lanes of a workgroup that take a block.
+    // conv2d_backward_weight_lane(_16): lanes of a workgroup that take a block.
     group_lanes: u32,
     _pad1: u32,
     _pad2: u32,

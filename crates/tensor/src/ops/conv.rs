@@ -36,9 +36,9 @@ pub struct ConvParams {
     pub accumulate: u32,
     /// Weight gradient only: lanes sharing each block's sum over positions.
     pub slices: u32,
-    /// `conv2d_backward_weight_lane_16` only: lanes of each workgroup that
-    /// take a block (the rest return at once), to spread few blocks over
-    /// more workgroups.
+    /// `conv2d_backward_weight_lane(_16)` only: lanes of each workgroup
+    /// that take a block (the rest return at once), to spread few blocks
+    /// over more workgroups.
     pub group_lanes: u32,
     pub _pad1: u32,
     pub _pad2: u32,
@@ -374,17 +374,17 @@ fn record(
         if tuning.split_weight_sums {
             params.slices = weight_slices(blocks, positions, params.n as usize);
         }
-        let taps = params.c_in * params.k_h * params.k_w;
-        if params.slices == 1 && tuning.wide_blocks && wide(taps, params.c_out) {
-            let blocks = wide_blocks(taps) * wide_blocks(params.c_out);
+        if params.slices == 1 {
+            let taps = params.c_in * params.k_h * params.k_w;
+            let (kernel, blocks) = if tuning.wide_blocks && wide(taps, params.c_out) {
+                let blocks = wide_blocks(taps) * wide_blocks(params.c_out);
+                (shaders::CONV2D_BACKWARD_WEIGHT_LANE_16, blocks)
+            } else {
+                (shaders::CONV2D_BACKWARD_WEIGHT_LANE, blocks)
+            };
             params.group_lanes = spread_lanes(blocks);
             let groups = blocks.div_ceil(params.group_lanes as usize);
-            let kernel = shaders::CONV2D_BACKWARD_WEIGHT_LANE_16;
             return enc.dispatch_groups(kernel, &params, &bound, groups);
-        }
-        if params.slices == 1 {
-            let kernel = shaders::CONV2D_BACKWARD_WEIGHT_LANE;
-            return enc.dispatch_flat(kernel, &params, &bound, blocks);
         }
         let lanes = blocks * params.slices as usize;
         let groups = lanes.div_ceil(crate::WORKGROUP_SIZE as usize);
