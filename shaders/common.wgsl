@@ -17,6 +17,17 @@ fn flat_index(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>) -> u32 {
     return group_index(wid, nwg) * WG + lid.x;
 }
 
+/// As `flat_index` for a grid that gives each workgroup only its first
+/// `lanes` invocations (spreading few invocations over more workgroups, so
+/// over more of a software adapter's threads); the other lanes get an
+/// index past any grid's end.
+fn spread_index(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>, lanes: u32) -> u32 {
+    if lid.x >= lanes {
+        return 0xffffffffu;
+    }
+    return group_index(wid, nwg) * lanes + lid.x;
+}
+
 /// Flat workgroup index of a (possibly folded) 1-D grid of workgroups.
 fn group_index(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return wid.y * nwg.x + wid.x;

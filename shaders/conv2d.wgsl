@@ -41,17 +41,17 @@
 // repeat the last one's sums, and storing them again changes nothing
 // (the weight gradient, which may add into dw, skips them instead).
 //
-// Grids: one invocation per block, flat index (see common.wgsl):
+// Grids: one invocation per block, flat index (common.wgsl's spread_index:
+// each workgroup gives blocks to its first `group_lanes` lanes only, so
+// that a pass with few blocks still reaches every thread of a software
+// adapter; the launcher picks `group_lanes`):
 //   conv2d_forward(_flat)   ((oh * w_out + ow) * n_blocks + b / 8) * co_blocks + co / 8
 //   conv2d_backward_input   ((ih * w_in + iw) * n_blocks + b / 8) * ci_blocks + ci / 8
 //   ..._input_narrow        (((ih * stride + r) * q_blocks + q / 8) * n_blocks + b / 8)
 //                           * c_in + ci, for iw = r + stride * q
 //   conv2d_backward_weight  ((co / 8 * tap_blocks + tap / 8) * slices + slice, one
 //                           workgroup per WG / slices blocks (group_index)
-//   ..._weight_lane         co / 8 * tap_blocks + tap / 8 (slices = 1), one
-//                           workgroup per `group_lanes` blocks (its other
-//                           lanes return), so that the few blocks a weight
-//                           gradient has reach every core
+//   ..._weight_lane         co / 8 * tap_blocks + tap / 8 (slices = 1)
 // where x_blocks = ceil(x / 8), q_blocks = ceil(ceil(w_in / stride) / 8)
 // and tap = (ci * k_h + kh) * k_w + kw.
 // Neighbouring invocations share a position, so the lanes that a software
@@ -76,7 +76,7 @@ struct ConvParams {
     // Weight gradient: lanes that share one block's sum over positions, a
     // power of two dividing WG.
     slices: u32,
-    // conv2d_backward_weight_lane(_16): lanes of a workgroup that take a block.
+    // Lanes of a workgroup that take a block (see Grids above).
     group_lanes: u32,
     _pad1: u32,
     _pad2: u32,
@@ -141,7 +141,7 @@ fn conv2d_forward(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
-    let at = forward_block(flat_index(wid, nwg, lid), BLOCK);
+    let at = forward_block(spread_index(wid, nwg, lid, p.group_lanes), BLOCK);
     if !at.valid {
         return;
     }
@@ -180,7 +180,7 @@ fn conv2d_forward_16(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
-    let at = forward_block(flat_index(wid, nwg, lid), 2u * BLOCK);
+    let at = forward_block(spread_index(wid, nwg, lid, p.group_lanes), 2u * BLOCK);
     if !at.valid {
         return;
     }
@@ -244,7 +244,7 @@ fn conv2d_forward_flat(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
-    let at = forward_block(flat_index(wid, nwg, lid), BLOCK);
+    let at = forward_block(spread_index(wid, nwg, lid, p.group_lanes), BLOCK);
     if !at.valid {
         return;
     }
@@ -347,7 +347,7 @@ fn conv2d_backward_input(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
-    let index = flat_index(wid, nwg, lid);
+    let index = spread_index(wid, nwg, lid, p.group_lanes);
     let ci_blocks = ceil_div(p.c_in, BLOCK);
     let n_blocks = ceil_div(p.n, BLOCK);
     if index >= n_blocks * ci_blocks * p.h_in * p.w_in {
@@ -398,7 +398,7 @@ fn conv2d_backward_input_16(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
-    let index = flat_index(wid, nwg, lid);
+    let index = spread_index(wid, nwg, lid, p.group_lanes);
     let ci_blocks = ceil_div(p.c_in, 2u * BLOCK);
     let n_blocks = ceil_div(p.n, 2u * BLOCK);
     if index >= n_blocks * ci_blocks * p.h_in * p.w_in {
@@ -498,7 +498,7 @@ fn conv2d_backward_input_narrow(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
-    let index = flat_index(wid, nwg, lid);
+    let index = spread_index(wid, nwg, lid, p.group_lanes);
     let n_blocks = ceil_div(p.n, BLOCK);
     let q_blocks = ceil_div(ceil_div(p.w_in, p.stride), BLOCK);
     let per_row = p.c_in * n_blocks * q_blocks * p.stride;
@@ -632,10 +632,10 @@ fn conv2d_backward_weight_lane(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
-    let block = group_index(wid, nwg) * p.group_lanes + lid.x;
+    let block = spread_index(wid, nwg, lid, p.group_lanes);
     let taps = p.c_in * p.k_h * p.k_w;
     let tap_blocks = ceil_div(taps, BLOCK);
-    if lid.x >= p.group_lanes || block >= tap_blocks * ceil_div(p.c_out, BLOCK) {
+    if block >= tap_blocks * ceil_div(p.c_out, BLOCK) {
         return;
     }
     let t0 = block % tap_blocks * BLOCK;
@@ -761,9 +761,9 @@ fn conv2d_backward_weight_lane_16(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
-    let block = group_index(wid, nwg) * p.group_lanes + lid.x;
+    let block = spread_index(wid, nwg, lid, p.group_lanes);
     let tap_blocks = ceil_div(p.c_in * p.k_h * p.k_w, 2u * BLOCK);
-    if lid.x >= p.group_lanes || block >= tap_blocks * ceil_div(p.c_out, 2u * BLOCK) {
+    if block >= tap_blocks * ceil_div(p.c_out, 2u * BLOCK) {
         return;
     }
     let t0 = block % tap_blocks * 2u * BLOCK;

@@ -43,7 +43,7 @@ struct ConvParams {
     pad: u32,
     accumulate: u32,
     slices: u32,
-    // conv2d_backward_weight_lane(_16): lanes of a workgroup that take a block.
+    // Lanes of a workgroup that take a block (see conv2d.wgsl's Grids).
     group_lanes: u32,
     _pad1: u32,
     _pad2: u32,
@@ -76,7 +76,7 @@ fn conv2d_forward_rows(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
-    let index = flat_index(wid, nwg, lid);
+    let index = spread_index(wid, nwg, lid, p.group_lanes);
     let chunks = ceil_div(p.w_out, 8u);
     let co_blocks = ceil_div(p.c_out, 8u);
     if index >= p.n * co_blocks * chunks * p.h_out {
@@ -356,7 +356,7 @@ fn conv2d_backward_input_tile(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
-    let index = flat_index(wid, nwg, lid);
+    let index = spread_index(wid, nwg, lid, p.group_lanes);
     let tiles_w = tile_cols(p.w_in);
     let tiles = ceil_div(p.h_in, 8u) * tiles_w;
     if index >= tiles * p.c_in * p.n {

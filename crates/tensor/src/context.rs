@@ -502,19 +502,25 @@ mod tests {
                 !tuning.workgroup_sums && !tuning.forward_rows,
                 "{swiftshader}"
             );
-            assert!(!tuning.split_weight_sums);
+            assert!(!tuning.split_weight_sums && !tuning.wide_blocks);
         }
         let lavapipe = adapter("llvmpipe (LLVM 15.0.6, 256 bits)", "Mesa", true);
         let tuning = Tuning::for_adapter(&lavapipe);
         assert!(tuning.workgroup_sums && tuning.forward_rows && !tuning.split_weight_sums);
+        assert!(tuning.wide_blocks);
         let gpu = Tuning::for_adapter(&adapter("NVIDIA H200", "", false));
         assert!(gpu.workgroup_sums && gpu.forward_rows && gpu.split_weight_sums);
+        assert!(!gpu.wide_blocks);
         assert_eq!(gpu.flipped().flipped(), gpu);
-        assert_eq!(gpu.flipped(), Tuning::for_adapter(&swiftshader_like()));
+        let opposite = Tuning {
+            wide_blocks: true,
+            ..Tuning::for_adapter(&swiftshader_like())
+        };
+        assert_eq!(gpu.flipped(), opposite);
     }
 
-    /// The choices opposite to a GPU's on every count: a software adapter
-    /// that is SwiftShader.
+    /// The choices opposite to a GPU's on every count but the wide blocks:
+    /// a software adapter that is SwiftShader.
     fn swiftshader_like() -> AdapterSummary {
         adapter("SwiftShader Device", "", true)
     }

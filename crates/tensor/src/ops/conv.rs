@@ -36,9 +36,9 @@ pub struct ConvParams {
     pub accumulate: u32,
     /// Weight gradient only: lanes sharing each block's sum over positions.
     pub slices: u32,
-    /// `conv2d_backward_weight_lane(_16)` only: lanes of each workgroup
-    /// that take a block (the rest return at once), to spread few blocks
-    /// over more workgroups.
+    /// Lanes of each workgroup that take a block (the rest return at once),
+    /// to spread few blocks over more workgroups (`spread_lanes`); every
+    /// kernel but those whose lanes share sums (`slices`).
     pub group_lanes: u32,
     pub _pad1: u32,
     pub _pad2: u32,
@@ -390,7 +390,9 @@ fn record(
         let groups = lanes.div_ceil(crate::WORKGROUP_SIZE as usize);
         enc.dispatch_groups(kernel, &params, &bound, groups)
     } else {
-        enc.dispatch_flat(kernel, &params, &bound, blocks)
+        params.group_lanes = spread_lanes(blocks);
+        let groups = blocks.div_ceil(params.group_lanes as usize);
+        enc.dispatch_groups(kernel, &params, &bound, groups)
     }
 }
 
@@ -445,7 +447,12 @@ fn wide_blocks(count: u32) -> usize {
 /// Lanes per workgroup for `blocks` invocations of a kernel that takes
 /// `ConvParams::group_lanes`: enough workgroups (8) for the cores of a
 /// software adapter, which runs one workgroup per thread, but at least 8
-/// lanes, the width a software adapter runs together.
+/// lanes, the width a software adapter runs together. D.2's forward pass,
+/// 784 blocks, ran on 4 workgroups of 256, the last nearly empty, so 1.5
+/// of this machine's 2 cores; spread, lavapipe (`benches/kernels.rs`,
+/// standard preset, against the matmul beside it) 0.50 -> 0.64-0.65, G.6's
+/// forward pass and input gradient 0.65, 0.50 -> 0.65, 0.63-0.65. At
+/// least 16 workgroups instead of 8 was 0.03-0.09 slower.
 fn spread_lanes(blocks: usize) -> u32 {
     const GROUPS: usize = 8;
     let lanes = (blocks / GROUPS).max(1);
