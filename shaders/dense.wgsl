@@ -40,7 +40,9 @@ struct DenseParams {
     // dense_nt: lanes sharing each block's sum over k, a power of two
     // dividing WG.
     slices: u32,
-    _pad0: u32,
+    // dense_nn_16 and dense_tn_16: lanes of a workgroup that take a block
+    // (common.wgsl's spread_index); the other kernels use every lane.
+    group_lanes: u32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -254,4 +256,123 @@ fn store1(r: u32, c: u32, value: f32) {
         let at = r * p.n + c;
         c1[at] = select(0.0, c1[at], p.accumulate != 0u) + value;
     }
+}
+
+// 16 x 16 blocks (`Tuning::wide_blocks`, m and n multiples of 16, so no
+// clamping): each invocation computes four 8 x 8 blocks sharing their
+// loads, acc_rc holding rows 8r.., columns 8c.. of its block, so every
+// loaded value feeds 16 multiply-adds instead of 8 (as matmul_forward_16
+// against matmul_forward). Each element sums in the same order as in the
+// 8 x 8 kernels. Grid: one invocation per block, index row_block * (n /
+// 16) + col_block, over the first `group_lanes` lanes of each workgroup
+// (common.wgsl's spread_index). There is no dense_nt_16: holding 32
+// loaded vec4 beside its 256 sums, it ran slower than dense_nt on
+// lavapipe.
+
+/// One step of k for a 16 x 16 block: rows 0-3, 4-7, 8-11, 12-15 of the
+/// left factor (r0..r3) times columns 0-3 .. 12-15 of the right (c0..c3).
+fn add_outer16(
+    acc00: ptr<function, Block>,
+    acc01: ptr<function, Block>,
+    acc10: ptr<function, Block>,
+    acc11: ptr<function, Block>,
+    r0: vec4<f32>, r1: vec4<f32>, r2: vec4<f32>, r3: vec4<f32>,
+    c0: vec4<f32>, c1: vec4<f32>, c2: vec4<f32>, c3: vec4<f32>,
+) {
+    add_outer(acc00, r0, r1, c0, c1);
+    add_outer(acc01, r0, r1, c2, c3);
+    add_outer(acc10, r2, r3, c0, c1);
+    add_outer(acc11, r2, r3, c2, c3);
+}
+
+// A 16 x 16 block's first row and first vec4 column; valid is false past
+// the last block.
+struct At16 {
+    valid: bool,
+    row0: u32,
+    col: u32,
+}
+
+fn block16_at(index: u32) -> At16 {
+    let col_blocks = p.n / 16u;
+    let valid = index < p.m / 16u * col_blocks;
+    return At16(valid, index / col_blocks * 16u, index % col_blocks * 4u);
+}
+
+/// Stores (or adds) a 16 x 16 block's rows from row0, vec4 column col.
+fn store_block16(row0: u32, col: u32, acc00: Block, acc01: Block, acc10: Block, acc11: Block) {
+    store_block4(At(row0, col, col + 1u), acc00);
+    store_block4(At(row0, col + 2u, col + 3u), acc01);
+    store_block4(At(row0 + 8u, col, col + 1u), acc10);
+    store_block4(At(row0 + 8u, col + 2u, col + 3u), acc11);
+}
+
+// c = a * b as dense_nn: per 4 steps of k, 16 vec4 of a and 16 of b.
+@compute @workgroup_size(WG)
+fn dense_nn_16(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+    let at = block16_at(spread_index(wid, nwg, lid, p.group_lanes));
+    if !at.valid {
+        return;
+    }
+    let k4 = p.k / 4u;
+    let b_stride = p.n / 4u;
+    let a_top = offsets8(at.row0, p.m, k4);
+    let a_bottom = offsets8(at.row0 + 8u, p.m, k4);
+    var b_at = at.col;
+    var acc00: Block;
+    var acc01: Block;
+    var acc10: Block;
+    var acc11: Block;
+    for (var l = 0u; l < k4; l++) {
+        let r0 = a4x4(a_top.lo, l);
+        let r1 = a4x4(a_top.hi, l);
+        let r2 = a4x4(a_bottom.lo, l);
+        let r3 = a4x4(a_bottom.hi, l);
+        add_outer16(&acc00, &acc01, &acc10, &acc11, r0[0], r1[0], r2[0], r3[0],
+            b[b_at], b[b_at + 1u], b[b_at + 2u], b[b_at + 3u]);
+        b_at += b_stride;
+        add_outer16(&acc00, &acc01, &acc10, &acc11, r0[1], r1[1], r2[1], r3[1],
+            b[b_at], b[b_at + 1u], b[b_at + 2u], b[b_at + 3u]);
+        b_at += b_stride;
+        add_outer16(&acc00, &acc01, &acc10, &acc11, r0[2], r1[2], r2[2], r3[2],
+            b[b_at], b[b_at + 1u], b[b_at + 2u], b[b_at + 3u]);
+        b_at += b_stride;
+        add_outer16(&acc00, &acc01, &acc10, &acc11, r0[3], r1[3], r2[3], r3[3],
+            b[b_at], b[b_at + 1u], b[b_at + 2u], b[b_at + 3u]);
+        b_at += b_stride;
+    }
+    store_block16(at.row0, at.col, acc00, acc01, acc10, acc11);
+}
+
+// c = aᵀ * b as dense_tn: per step of k, four vec4 of a and four of b.
+@compute @workgroup_size(WG)
+fn dense_tn_16(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+    let at = block16_at(spread_index(wid, nwg, lid, p.group_lanes));
+    if !at.valid {
+        return;
+    }
+    let a_stride = p.m / 4u;
+    let b_stride = p.n / 4u;
+    var a_at = at.row0 / 4u;
+    var b_at = at.col;
+    var acc00: Block;
+    var acc01: Block;
+    var acc10: Block;
+    var acc11: Block;
+    for (var l = 0u; l < p.k; l++) {
+        add_outer16(&acc00, &acc01, &acc10, &acc11,
+            a[a_at], a[a_at + 1u], a[a_at + 2u], a[a_at + 3u],
+            b[b_at], b[b_at + 1u], b[b_at + 2u], b[b_at + 3u]);
+        a_at += a_stride;
+        b_at += b_stride;
+    }
+    store_block16(at.row0, at.col, acc00, acc01, acc10, acc11);
 }

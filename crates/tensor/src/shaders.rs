@@ -93,6 +93,8 @@ kernels! {
     DENSE_NN = DENSE, "dense.wgsl", "dense_nn", [1, 2, 3];
     DENSE_TN = DENSE, "dense.wgsl", "dense_tn", [1, 2, 3];
     DENSE_NT = DENSE, "dense.wgsl", "dense_nt", [1, 2, 4];
+    DENSE_NN_16 = DENSE, "dense.wgsl", "dense_nn_16", [1, 2, 3];
+    DENSE_TN_16 = DENSE, "dense.wgsl", "dense_tn_16", [1, 2, 3];
     BATCH_NORM_STATS = BATCH_NORM, "batch_norm.wgsl", "batch_norm_stats", [1, 5, 6, 7, 8, 14];
     BATCH_NORM_NORMALIZE =
         BATCH_NORM, "batch_norm.wgsl", "batch_norm_normalize", [1, 7, 8, 2, 3, 9];

@@ -73,6 +73,11 @@ const CONV_CASES: &[[usize; 9]] = &[
     [3, 10, 160, 1, 1, 4, 1, 0, 0],
     // dense_nt split 2 ways over 2 workgroups, the second partial.
     [72, 120, 32, 1, 1, 4, 1, 0, 0],
+    // The dense kernels' 16 x 16 blocks (`Tuning::wide_blocks`), from 1x1:
+    // dense_nn_16's 5 blocks on one part-full workgroup and dense_tn_16's
+    // 10 on two; then 64 blocks each, 8 to a workgroup.
+    [16, 32, 5, 1, 1, 4, 1, 0, 0],
+    [16, 16, 64, 1, 1, 4, 1, 0, 0],
 ];
 
 fn geometries() -> impl Iterator<Item = ConvGeometry> {
@@ -189,7 +194,7 @@ fn conv2d_and_conv_transpose2d_match_the_cpu_reference() {
     }
     // The 1x1 inputs with larger kernels only make sense transposed.
     let one_pixel = CONV_CASES.iter().filter(|c| c[3] == 1).count();
-    assert_eq!(one_pixel, 5);
+    assert_eq!(one_pixel, 7);
     assert_eq!(
         count,
         2 * CONV_CASES.len() - one_pixel,

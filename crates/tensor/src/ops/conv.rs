@@ -54,7 +54,9 @@ pub struct DenseParams {
     pub accumulate: u32,
     /// `dense_nt` only: lanes sharing each block's sum over k.
     pub slices: u32,
-    pub _pad0: u32,
+    /// `dense_nn_16` and `dense_tn_16` only: lanes of each workgroup that
+    /// take a block (as `ConvParams::group_lanes`).
+    pub group_lanes: u32,
     pub _pad1: u32,
     pub _pad2: u32,
 }
@@ -514,7 +516,8 @@ struct DenseRun<'t> {
     params: DenseParams,
     /// a, b and c of the product.
     tensors: [&'t Tensor; 3],
-    /// Invocations: one per 8 x 8 block, times `params.slices`.
+    /// Invocations: one per 8 x 8 block, times `params.slices`; for the
+    /// 16 x 16 kernels, whole workgroups of `params.group_lanes` blocks.
     lanes: usize,
 }
 
@@ -559,6 +562,15 @@ impl Pass {
     /// 0.02: its one output channel fills one column of each block's 8
     /// (its gradients, whose vec4 dimension would be that one channel, stay
     /// on the conv2d kernels).
+    ///
+    /// With [`crate::Tuning::wide_blocks`], dense_nn and dense_tn take
+    /// 16 x 16 blocks where both sides of the product are multiples of 16,
+    /// spread as the conv2d kernels' blocks (`spread_lanes`). G.0 against
+    /// the 16 x 16 matmul, each way twice in turn: forward pass 0.55, 0.55
+    /// -> 0.61, 0.59; weight gradient 0.53, 0.53 -> 0.61, 0.62. A 16 x 16
+    /// dense_nt (G.0's input gradient, not needed in training) ran 0.30-0.42
+    /// against 0.50 for the 8 x 8 one, however many lanes shared a sum: it
+    /// holds 32 loaded vec4 beside its 256 sums.
     fn dense<'t>(
         self,
         p: &ConvParams,
@@ -576,11 +588,35 @@ impl Pass {
             k,
             accumulate: p.accumulate,
             slices: 1,
-            _pad0: 0,
+            group_lanes: crate::WORKGROUP_SIZE,
             _pad1: 0,
             _pad2: 0,
         };
         let blocks = |m: u32, n: u32| (m as usize).div_ceil(BLOCK) * (n as usize).div_ceil(BLOCK);
+        // dense_nn or dense_tn: with `Tuning::wide_blocks`, the 16 x 16
+        // kernel where both sides of the product are whole blocks of 16.
+        let plain_or_wide = |kernel, wide_kernel, mut params: DenseParams, tensors| {
+            let (m, n) = (params.m, params.n);
+            if tuning.wide_blocks && m.is_multiple_of(WIDE) && n.is_multiple_of(WIDE) {
+                let blocks = (m / WIDE * (n / WIDE)) as usize;
+                params.group_lanes = spread_lanes(blocks);
+                let groups = blocks.div_ceil(params.group_lanes as usize);
+                let lanes = groups * crate::WORKGROUP_SIZE as usize;
+                DenseRun {
+                    kernel: wide_kernel,
+                    params,
+                    tensors,
+                    lanes,
+                }
+            } else {
+                DenseRun {
+                    kernel,
+                    params,
+                    tensors,
+                    lanes: blocks(m, n),
+                }
+            }
+        };
         match self {
             Pass::Forward if tuning.workgroup_sums => {
                 let mut params = params(p.n, p.c_out, taps);
@@ -592,19 +628,19 @@ impl Pass {
                     lanes: blocks(p.n, p.c_out) * params.slices as usize,
                 })
             }
-            Pass::BackwardInput if p.c_out.is_multiple_of(4) => Some(DenseRun {
-                kernel: shaders::DENSE_NN,
-                params: params(p.n, taps, p.c_out),
-                tensors: [t0, t1, t2],
-                lanes: blocks(p.n, taps),
-            }),
+            Pass::BackwardInput if p.c_out.is_multiple_of(4) => Some(plain_or_wide(
+                shaders::DENSE_NN,
+                shaders::DENSE_NN_16,
+                params(p.n, taps, p.c_out),
+                [t0, t1, t2],
+            )),
             // Bound as [x, dy, dw]: dw = dyᵀ x.
-            Pass::BackwardWeight if p.c_out.is_multiple_of(4) => Some(DenseRun {
-                kernel: shaders::DENSE_TN,
-                params: params(p.c_out, taps, p.n),
-                tensors: [t1, t0, t2],
-                lanes: blocks(p.c_out, taps),
-            }),
+            Pass::BackwardWeight if p.c_out.is_multiple_of(4) => Some(plain_or_wide(
+                shaders::DENSE_TN,
+                shaders::DENSE_TN_16,
+                params(p.c_out, taps, p.n),
+                [t1, t0, t2],
+            )),
             _ => None,
         }
     }
