@@ -347,23 +347,17 @@ fn conv2d_backward_input(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
-    let index = spread_index(wid, nwg, lid, p.group_lanes);
-    let ci_blocks = ceil_div(p.c_in, BLOCK);
-    let n_blocks = ceil_div(p.n, BLOCK);
-    if index >= n_blocks * ci_blocks * p.h_in * p.w_in {
+    let at = input_block(spread_index(wid, nwg, lid, p.group_lanes), BLOCK);
+    if !at.valid {
         return;
     }
-    let ci0 = index % ci_blocks * BLOCK;
-    let b0 = index / ci_blocks % n_blocks * BLOCK;
-    let iw = index / (ci_blocks * n_blocks) % p.w_in;
-    let ih = index / (ci_blocks * n_blocks * p.w_in);
 
     let y_plane = p.h_out * p.w_out;
     let taps = p.k_h * p.k_w;
-    let images = offsets8(b0, p.n, p.c_out * y_plane);
-    let channels = offsets8(ci0, p.c_in, taps);
-    let oh_scaled = ih + p.pad;
-    let ow_scaled = iw + p.pad;
+    let images = offsets8(at.b0, p.n, p.c_out * y_plane);
+    let channels = offsets8(at.ci0, p.c_in, taps);
+    let oh_scaled = at.ih + p.pad;
+    let ow_scaled = at.iw + p.pad;
     var acc: Block;
     for (var kh = oh_scaled % p.stride; kh < p.k_h && kh <= oh_scaled; kh += p.stride) {
         let oh = (oh_scaled - kh) / p.stride;
@@ -387,7 +381,7 @@ fn conv2d_backward_input(
         }
     }
 
-    store_dx_block(acc, b0, ci0, ih, iw);
+    store_dx_block(acc, at.b0, at.ci0, at.ih, at.iw);
 }
 
 // dx as conv2d_backward_input computes it, 16 images by 16 input channels
@@ -398,25 +392,19 @@ fn conv2d_backward_input_16(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
-    let index = spread_index(wid, nwg, lid, p.group_lanes);
-    let ci_blocks = ceil_div(p.c_in, 2u * BLOCK);
-    let n_blocks = ceil_div(p.n, 2u * BLOCK);
-    if index >= n_blocks * ci_blocks * p.h_in * p.w_in {
+    let at = input_block(spread_index(wid, nwg, lid, p.group_lanes), 2u * BLOCK);
+    if !at.valid {
         return;
     }
-    let ci0 = index % ci_blocks * 2u * BLOCK;
-    let b0 = index / ci_blocks % n_blocks * 2u * BLOCK;
-    let iw = index / (ci_blocks * n_blocks) % p.w_in;
-    let ih = index / (ci_blocks * n_blocks * p.w_in);
 
     let y_plane = p.h_out * p.w_out;
     let taps = p.k_h * p.k_w;
-    let images0 = offsets8(b0, p.n, p.c_out * y_plane);
-    let images1 = offsets8(b0 + BLOCK, p.n, p.c_out * y_plane);
-    let channels0 = offsets8(ci0, p.c_in, taps);
-    let channels1 = offsets8(ci0 + BLOCK, p.c_in, taps);
-    let oh_scaled = ih + p.pad;
-    let ow_scaled = iw + p.pad;
+    let images0 = offsets8(at.b0, p.n, p.c_out * y_plane);
+    let images1 = offsets8(at.b0 + BLOCK, p.n, p.c_out * y_plane);
+    let channels0 = offsets8(at.ci0, p.c_in, taps);
+    let channels1 = offsets8(at.ci0 + BLOCK, p.c_in, taps);
+    let oh_scaled = at.ih + p.pad;
+    let ow_scaled = at.iw + p.pad;
     var acc00: Block;
     var acc01: Block;
     var acc10: Block;
@@ -447,10 +435,33 @@ fn conv2d_backward_input_16(
             }
         }
     }
-    store_dx_block(acc00, b0, ci0, ih, iw);
-    store_dx_block(acc01, b0, ci0 + BLOCK, ih, iw);
-    store_dx_block(acc10, b0 + BLOCK, ci0, ih, iw);
-    store_dx_block(acc11, b0 + BLOCK, ci0 + BLOCK, ih, iw);
+    store_dx_block(acc00, at.b0, at.ci0, at.ih, at.iw);
+    store_dx_block(acc01, at.b0, at.ci0 + BLOCK, at.ih, at.iw);
+    store_dx_block(acc10, at.b0 + BLOCK, at.ci0, at.ih, at.iw);
+    store_dx_block(acc11, at.b0 + BLOCK, at.ci0 + BLOCK, at.ih, at.iw);
+}
+
+// Where an input-gradient block lies: images b0.., input channels ci0..
+// at (ih, iw), for blocks of `size` (8 or 16) on each side; grid as in
+// the Grids table above. `valid` is false past the last block.
+struct InputBlock {
+    valid: bool,
+    b0: u32,
+    ci0: u32,
+    ih: u32,
+    iw: u32,
+}
+
+fn input_block(index: u32, size: u32) -> InputBlock {
+    let ci_blocks = ceil_div(p.c_in, size);
+    let n_blocks = ceil_div(p.n, size);
+    return InputBlock(
+        index < n_blocks * ci_blocks * p.h_in * p.w_in,
+        index / ci_blocks % n_blocks * size,
+        index % ci_blocks * size,
+        index / (ci_blocks * n_blocks * p.w_in),
+        index / (ci_blocks * n_blocks) % p.w_in,
+    );
 }
 
 /// Stores the block of dx for images b0.. and input channels ci0.. at
@@ -632,15 +643,29 @@ fn conv2d_backward_weight_lane(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
-    let block = spread_index(wid, nwg, lid, p.group_lanes);
-    let taps = p.c_in * p.k_h * p.k_w;
-    let tap_blocks = ceil_div(taps, BLOCK);
-    if block >= tap_blocks * ceil_div(p.c_out, BLOCK) {
+    let at = lane_weight_block(spread_index(wid, nwg, lid, p.group_lanes), BLOCK);
+    if !at.valid {
         return;
     }
-    let t0 = block % tap_blocks * BLOCK;
-    let co0 = block / tap_blocks * BLOCK;
-    store_weight_block(weight_block_sum(t0, co0, p.h_out * p.w_out, 0u), t0, co0);
+    store_weight_block(weight_block_sum(at.t0, at.co0, p.h_out * p.w_out, 0u), at.t0, at.co0);
+}
+
+// Where a lane kernel's weight-gradient block lies: taps t0.., output
+// channels co0.., for blocks of `size` (8 or 16) on each side, index
+// co0 / size * tap_blocks + t0 / size. `valid` is false past the last.
+struct WeightBlock {
+    valid: bool,
+    t0: u32,
+    co0: u32,
+}
+
+fn lane_weight_block(index: u32, size: u32) -> WeightBlock {
+    let tap_blocks = ceil_div(p.c_in * p.k_h * p.k_w, size);
+    return WeightBlock(
+        index < tap_blocks * ceil_div(p.c_out, size),
+        index % tap_blocks * size,
+        index / tap_blocks * size,
+    );
 }
 
 /// Stores (or adds) an 8 x 8 block of dw at taps t0.., channels co0...
@@ -761,18 +786,15 @@ fn conv2d_backward_weight_lane_16(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
-    let block = spread_index(wid, nwg, lid, p.group_lanes);
-    let tap_blocks = ceil_div(p.c_in * p.k_h * p.k_w, 2u * BLOCK);
-    if block >= tap_blocks * ceil_div(p.c_out, 2u * BLOCK) {
+    let at = lane_weight_block(spread_index(wid, nwg, lid, p.group_lanes), 2u * BLOCK);
+    if !at.valid {
         return;
     }
-    let t0 = block % tap_blocks * 2u * BLOCK;
-    let co0 = block / tap_blocks * 2u * BLOCK;
-    let taps0 = tap_block(t0);
-    let taps1 = tap_block(t0 + BLOCK);
+    let taps0 = tap_block(at.t0);
+    let taps1 = tap_block(at.t0 + BLOCK);
     let y_plane = p.h_out * p.w_out;
-    let channels0 = offsets8(co0, p.c_out, y_plane);
-    let channels1 = offsets8(co0 + BLOCK, p.c_out, y_plane);
+    let channels0 = offsets8(at.co0, p.c_out, y_plane);
+    let channels1 = offsets8(at.co0 + BLOCK, p.c_out, y_plane);
     let x_image = vec4(p.c_in * p.h_in * p.w_in);
     let dy_image = vec4(p.c_out * y_plane);
     var acc00: Block;
@@ -801,10 +823,10 @@ fn conv2d_backward_weight_lane_16(
             dy1 = Index8(dy1.lo + dy_image, dy1.hi + dy_image);
         }
     }
-    store_weight_block(acc00, t0, co0);
-    store_weight_block(acc01, t0, co0 + BLOCK);
-    store_weight_block(acc10, t0 + BLOCK, co0);
-    store_weight_block(acc11, t0 + BLOCK, co0 + BLOCK);
+    store_weight_block(acc00, at.t0, at.co0);
+    store_weight_block(acc01, at.t0, at.co0 + BLOCK);
+    store_weight_block(acc10, at.t0 + BLOCK, at.co0);
+    store_weight_block(acc11, at.t0 + BLOCK, at.co0 + BLOCK);
 }
 
 /// Whether (ih, iw) lies inside the input, for four taps.

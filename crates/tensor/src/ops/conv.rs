@@ -370,32 +370,29 @@ fn record(
         let kernel = shaders::CONV2D_BACKWARD_WEIGHT_ROWS;
         return enc.dispatch_groups(kernel, &params, &bound, groups);
     }
-    let (kernel, blocks) = kernel_pass.kernel(&params, tuning);
+    let (mut kernel, mut blocks) = kernel_pass.kernel(&params, tuning);
     if kernel_pass == Pass::BackwardWeight {
         let positions = (params.h_out * params.w_out) as usize;
         if tuning.split_weight_sums {
             params.slices = weight_slices(blocks, positions, params.n as usize);
         }
-        if params.slices == 1 {
-            let taps = params.c_in * params.k_h * params.k_w;
-            let (kernel, blocks) = if tuning.wide_blocks && wide(taps, params.c_out) {
-                let blocks = wide_blocks(taps) * wide_blocks(params.c_out);
-                (shaders::CONV2D_BACKWARD_WEIGHT_LANE_16, blocks)
-            } else {
-                (shaders::CONV2D_BACKWARD_WEIGHT_LANE, blocks)
-            };
-            params.group_lanes = spread_lanes(blocks);
-            let groups = blocks.div_ceil(params.group_lanes as usize);
+        if params.slices > 1 {
+            let lanes = blocks * params.slices as usize;
+            let groups = lanes.div_ceil(crate::WORKGROUP_SIZE as usize);
             return enc.dispatch_groups(kernel, &params, &bound, groups);
         }
-        let lanes = blocks * params.slices as usize;
-        let groups = lanes.div_ceil(crate::WORKGROUP_SIZE as usize);
-        enc.dispatch_groups(kernel, &params, &bound, groups)
-    } else {
-        params.group_lanes = spread_lanes(blocks);
-        let groups = blocks.div_ceil(params.group_lanes as usize);
-        enc.dispatch_groups(kernel, &params, &bound, groups)
+        // One lane per block: the lane kernels, spread as every other.
+        let taps = params.c_in * params.k_h * params.k_w;
+        (kernel, blocks) = if tuning.wide_blocks && wide(taps, params.c_out) {
+            let blocks = wide_blocks(taps) * wide_blocks(params.c_out);
+            (shaders::CONV2D_BACKWARD_WEIGHT_LANE_16, blocks)
+        } else {
+            (shaders::CONV2D_BACKWARD_WEIGHT_LANE, blocks)
+        };
     }
+    params.group_lanes = spread_lanes(blocks);
+    let groups = blocks.div_ceil(params.group_lanes as usize);
+    enc.dispatch_groups(kernel, &params, &bound, groups)
 }
 
 /// With [`crate::Tuning::split_weight_sums`] (GPUs; software adapters run
